@@ -1,0 +1,227 @@
+// Command switchboard runs a Switchboard WAMP router node.
+//
+//	switchboard [run] [-c config.yaml]   run the node
+//	switchboard check [-c FILE | FILE]   validate a config file
+//	switchboard version                  print the version
+//	switchboard help                     print the usage
+//
+// The standard flag package, one FlagSet per subcommand, is enough for
+// four subcommands and one flag; a CLI library would outweigh the code it
+// serves.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/router"
+)
+
+// shutdownTimeout bounds the drain after SIGINT or SIGTERM: long enough for
+// sessions to receive GOODBYE and writers to flush, short enough for a
+// supervisor (systemd's default stop timeout is 90 s) never to need SIGKILL.
+const shutdownTimeout = 10 * time.Second
+
+const defaultConfig = "config.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it takes the arguments after the
+// program name and returns the exit status (0 ok, 1 failure, 2 usage), so
+// that tests can drive every path but a running node.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runCmd(args, stdout, stderr)
+	case "check":
+		return checkCmd(args, stdout, stderr)
+	case "version":
+		return versionCmd(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "switchboard: unknown command %q\nRun 'switchboard help' for usage.\n", cmd)
+	return 2
+}
+
+const usage = `Switchboard is a WAMP v2 router.
+
+Usage:
+
+	switchboard [run] [-c FILE]     run the node (the default command)
+	switchboard check [-c FILE]     check a config file and exit
+	switchboard version             print the version and exit
+	switchboard help                print this help
+
+Flags:
+
+	-c, --config FILE   config file (default "config.yaml"); run starts the
+	                    default node (ws://127.0.0.1:8080/ws, rawsocket
+	                    127.0.0.1:8081, realm "realm1") when the default
+	                    file does not exist
+
+The node stops on SIGINT or SIGTERM, closing sessions for up to 10s; a
+second signal stops it at once.
+`
+
+// newFlags returns a subcommand's FlagSet. Errors and help are printed by
+// parse, not by the flag package, so that help goes to stdout and errors
+// to stderr.
+func newFlags(name string) *flag.FlagSet {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {}
+	return flags
+}
+
+// parse parses args into flags. ok is false when the caller should return
+// code at once: 0 after -h, 2 after a bad flag or stray argument.
+func parse(flags *flag.FlagSet, args []string, maxArgs int, stdout, stderr io.Writer) (code int, ok bool) {
+	err := flags.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0, false
+	}
+	if err == nil && flags.NArg() > maxArgs {
+		err = fmt.Errorf("unexpected argument %q", flags.Arg(maxArgs))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "switchboard %s: %v\nRun 'switchboard help' for usage.\n", flags.Name(), err)
+		return 2, false
+	}
+	return 0, true
+}
+
+// configFlag registers -c and --config on flags. The flag package accepts
+// one or two dashes for any name, so two names give both spellings.
+func configFlag(flags *flag.FlagSet) *string {
+	p := new(string)
+	flags.StringVar(p, "c", defaultConfig, "config `FILE`")
+	flags.StringVar(p, "config", defaultConfig, "config `FILE`")
+	return p
+}
+
+func isSet(flags *flag.FlagSet, names ...string) bool {
+	found := false
+	flags.Visit(func(f *flag.Flag) {
+		for _, n := range names {
+			found = found || f.Name == n
+		}
+	})
+	return found
+}
+
+func checkCmd(args []string, stdout, stderr io.Writer) int {
+	flags := newFlags("check")
+	file := configFlag(flags)
+	if code, ok := parse(flags, args, 1, stdout, stderr); !ok {
+		return code
+	}
+	// "switchboard check FILE" reads as naturally as -c FILE.
+	if flags.NArg() == 1 {
+		if isSet(flags, "c", "config") {
+			fmt.Fprintf(stderr, "switchboard check: give the file either with -c or as an argument\n")
+			return 2
+		}
+		*file = flags.Arg(0)
+	}
+	if _, err := config.Load(*file); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *file)
+	return 0
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	flags := newFlags("run")
+	file := configFlag(flags)
+	if code, ok := parse(flags, args, 0, stdout, stderr); !ok {
+		return code
+	}
+	cfg, err := config.Load(*file)
+	defaulted := false
+	if errors.Is(err, fs.ErrNotExist) && !isSet(flags, "c", "config") {
+		// With no file at all the node is the same one config.yaml
+		// describes, bound to localhost only, so starting it is safe.
+		cfg, err, defaulted = config.Default(), nil, true
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	logger := newLogger(cfg.Log, stderr)
+	if defaulted {
+		logger.Info("no config file; running the default node", "file", *file)
+	} else {
+		logger.Info("loaded config", "file", cfg.File)
+	}
+	return serve(cfg, logger)
+}
+
+// newLogger builds the node's logger on w, which is stderr outside tests:
+// stdout belongs to the commands that print results.
+func newLogger(l config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: l.Level}
+	if l.Format == config.FormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the node until a signal and returns the exit status.
+func serve(cfg *config.Config, logger *slog.Logger) int {
+	r, err := router.New(cfg, router.Options{Logger: logger})
+	if err != nil {
+		logger.Error("cannot create router", "err", err)
+		return 1
+	}
+	// Subscribe before Start so that a signal during start-up is not lost;
+	// room for two, so that the second one is seen during the drain.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := r.Start(); err != nil {
+		logger.Error("cannot start router", "err", err)
+		return 1
+	}
+
+	sig := <-sigs
+	logger.Info("shutting down", "signal", sig.String(), "timeout", shutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			logger.Error("shutdown incomplete", "err", err)
+			return 1
+		}
+		logger.Info("stopped")
+		return 0
+	case sig := <-sigs:
+		// The operator asked twice: exit now and let the kernel close the
+		// connections rather than wait out the drain.
+		logger.Warn("second signal; exiting at once", "signal", sig.String())
+		return 1
+	}
+}

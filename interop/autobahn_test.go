@@ -1,0 +1,316 @@
+// Package interop_test runs third-party WAMP clients against the switchboard
+// binary, the way a user runs it: built from ./cmd/switchboard, started with
+// a config file, reached over loopback.
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if a goroutine outlives the tests: the router's
+// waiter ends when the process is reaped in t.Cleanup.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// Bounds that only stop a broken run from hanging; no check depends on them.
+const (
+	startTimeout    = 30 * time.Second // router accepting connections
+	npmTimeout      = 5 * time.Minute  // npm ci
+	nodeTimeout     = 5 * time.Minute  // one node --test run
+	shutdownTimeout = 30 * time.Second // router exit after SIGTERM
+)
+
+// nexusdEnv names an environment variable that, when set to the path of a
+// nexusd binary (github.com/gammazero/nexus/v3/nexusd), makes the tests run
+// against that reference router instead of switchboard. It exists to check
+// the tests themselves; CI does not set it.
+const nexusdEnv = "SWITCHBOARD_INTEROP_NEXUSD"
+
+// serializers are the WebSocket serializers AutobahnJS and switchboard share.
+var serializers = []string{"json", "msgpack", "cbor"}
+
+// TestAutobahnJS runs the AutobahnJS (Node.js) tests in interop/autobahn
+// against a switchboard router: the basic-profile suite over WebSocket once
+// per serializer, the cross-serializer suite, and the basic-profile suite
+// over RawSocket.
+func TestAutobahnJS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop test: builds the router and runs Node.js")
+	}
+	node := lookTool(t, "node")
+	root := moduleRoot(t)
+	dir := filepath.Join(root, "interop", "autobahn")
+	npmCI(t, dir)
+
+	r := startRouter(t, root)
+	for _, s := range serializers {
+		t.Run("websocket-"+s, func(t *testing.T) {
+			runNode(t, node, dir, "basic.test.mjs",
+				"SWITCHBOARD_URL="+r.wsURL,
+				"SWITCHBOARD_SERIALIZER="+s)
+		})
+	}
+	t.Run("websocket-cross", func(t *testing.T) {
+		runNode(t, node, dir, "cross.test.mjs",
+			"SWITCHBOARD_URL="+r.wsURL,
+			"SWITCHBOARD_SERIALIZERS="+strings.Join(serializers, ","))
+	})
+	// AutobahnJS for Node.js speaks only JSON over RawSocket.
+	t.Run("rawsocket-json", func(t *testing.T) {
+		runNode(t, node, dir, "basic.test.mjs",
+			"SWITCHBOARD_URL="+r.rsURL,
+			"SWITCHBOARD_SERIALIZER=json")
+	})
+}
+
+// lookTool finds a program on PATH. Without it the test is skipped on a
+// developer machine but fails in CI (CI set), where a missing tool means the
+// CI image is broken and a skip would hide it.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "" {
+		t.Skipf("%s not found on PATH (%v); install Node.js to run the AutobahnJS interop tests", name, err)
+	}
+	t.Fatalf("%s not found on PATH in CI: %v", name, err)
+	return ""
+}
+
+// moduleRoot returns the directory holding switchboard's go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		t.Fatalf("go env GOMOD = %q: not inside the switchboard module", gomod)
+	}
+	return filepath.Dir(gomod)
+}
+
+// npmCI installs the locked Node.js dependencies unless node_modules already
+// holds an install (npm writes node_modules/.package-lock.json).
+func npmCI(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil {
+		return
+	}
+	npm := lookTool(t, "npm")
+	ctx, cancel := context.WithTimeout(t.Context(), npmTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+	t.Logf("npm ci in %s:\n%s", dir, out)
+}
+
+// router is a running router process.
+type router struct {
+	wsURL string // WebSocket endpoint, ws://host:port/ws
+	rsURL string // RawSocket endpoint, tcp://host:port
+}
+
+// startRouter builds (from the module at root) and starts the router on free loopback ports, waits
+// until its WebSocket port accepts connections, and registers a cleanup that
+// stops it with SIGTERM. The router's output is logged if the test fails.
+func startRouter(t *testing.T, root string) *router {
+	t.Helper()
+	tmp := t.TempDir()
+	wsAddr, rsAddr := freeAddr(t), freeAddr(t)
+
+	var args []string
+	nexusd := os.Getenv(nexusdEnv)
+	if nexusd != "" {
+		t.Logf("%s set: testing nexusd %s, not switchboard", nexusdEnv, nexusd)
+		args = []string{nexusd, "-c", writeNexusConfig(t, tmp, wsAddr, rsAddr)}
+	} else {
+		args = []string{buildSwitchboard(t, root, tmp), "-c", writeConfig(t, tmp, wsAddr, rsAddr)}
+	}
+
+	out := new(syncBuffer)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = tmp
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", args[0], err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+			t.Errorf("router exited before the tests ended: %v", waitErr)
+		default:
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Errorf("SIGTERM router: %v", err)
+			}
+			select {
+			case <-exited:
+				// nexusd stops only on SIGINT, so SIGTERM kills it.
+				if waitErr != nil && nexusd == "" {
+					t.Errorf("router did not exit cleanly on SIGTERM: %v", waitErr)
+				}
+			case <-time.After(shutdownTimeout):
+				_ = cmd.Process.Kill()
+				<-exited
+				t.Errorf("router still running %v after SIGTERM; killed", shutdownTimeout)
+			}
+		}
+		if t.Failed() {
+			t.Logf("router command: %s\nrouter output:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+
+	// Poll until the WebSocket listener is up, or the router has died.
+	deadline := time.Now().Add(startTimeout)
+	for {
+		conn, err := net.DialTimeout("tcp", wsAddr, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("router exited during startup: %v", waitErr)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("router not accepting connections on %s after %v: %v", wsAddr, startTimeout, err)
+		}
+	}
+	return &router{wsURL: "ws://" + wsAddr + "/ws", rsURL: "tcp://" + rsAddr}
+}
+
+// buildSwitchboard builds ./cmd/switchboard of the module at root into dir
+// and returns the binary.
+func buildSwitchboard(t *testing.T, root, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "switchboard")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/switchboard")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/switchboard: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// writeConfig writes a switchboard config serving realm1 on the given
+// WebSocket and RawSocket addresses.
+func writeConfig(t *testing.T, dir, wsAddr, rsAddr string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`transports:
+  - type: websocket
+    listen: %s
+    path: /ws
+  - type: rawsocket
+    listen: %s
+realms:
+  - name: realm1
+`, wsAddr, rsAddr)
+	path := filepath.Join(dir, "switchboard.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeNexusConfig writes the nexusd equivalent of writeConfig. nexusd serves
+// WebSocket on every HTTP path, so the same /ws URL works.
+func writeNexusConfig(t *testing.T, dir, wsAddr, rsAddr string) string {
+	t.Helper()
+	cfg := map[string]any{
+		"websocket": map[string]any{"address": wsAddr},
+		"rawsocket": map[string]any{"tcp_address": rsAddr},
+		"router": map[string]any{
+			"realms": []map[string]any{{"uri": "realm1", "anonymous_auth": true, "allow_disclose": true}},
+		},
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "nexus.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runNode runs one node:test file in dir with env added, and fails t with
+// node's output if any of its tests fail.
+func runNode(t *testing.T, node, dir, file string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append([]string{"NO_COLOR=1"}, env...)...)
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("node --test %s (%s) still running after %v\n%s", file, strings.Join(env, " "), nodeTimeout, out)
+		}
+		t.Fatalf("node --test %s (%s): %v\n%s", file, strings.Join(env, " "), err, out)
+	}
+	t.Logf("node --test %s (%s):\n%s", file, strings.Join(env, " "), out)
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child's
+// stdout and stderr copiers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,169 @@
+package realm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+
+	"github.com/switchboard/switchboard/broker"
+	"github.com/switchboard/switchboard/dealer"
+	"github.com/switchboard/switchboard/session"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Config configures a Realm.
+type Config struct {
+	Name wamp.URI
+	// StrictURIs checks URIs with the strict rules. Zero value: loose.
+	StrictURIs bool
+	// SubscriptionIDs and RegistrationIDs are the router-scope id
+	// generators shared by all realms. Nil means realm-local ones.
+	SubscriptionIDs *wamp.IDGen
+	RegistrationIDs *wamp.IDGen
+	// Logger. Nil means discard.
+	Logger *slog.Logger
+}
+
+// Realm is one routing domain.
+type Realm struct {
+	name   wamp.URI
+	log    *slog.Logger
+	broker *broker.Broker
+	dealer *dealer.Dealer
+
+	mu       sync.RWMutex
+	sessions map[wamp.ID]*session.Session
+	closed   bool
+}
+
+// New returns an empty realm.
+func New(cfg Config) *Realm {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger.With("realm", string(cfg.Name))
+	return &Realm{
+		name:   cfg.Name,
+		log:    log,
+		broker: broker.New(broker.Config{StrictURIs: cfg.StrictURIs, IDs: cfg.SubscriptionIDs, Logger: log}),
+		dealer: dealer.New(dealer.Config{
+			StrictURIs: cfg.StrictURIs,
+			IDs:        cfg.RegistrationIDs,
+			IsTooLarge: func(err error) bool { return errors.Is(err, session.ErrTooLarge) },
+			Logger:     log,
+		}),
+		sessions: make(map[wamp.ID]*session.Session),
+	}
+}
+
+// Name returns the realm's URI.
+func (r *Realm) Name() wamp.URI { return r.name }
+
+// ErrClosed is returned by Attach once the realm is shutting down.
+var ErrClosed = wamp.NewError(wamp.ErrSystemShutdown, "the router is shutting down")
+
+// Attach admits s with session id id as an anonymous client and returns the
+// WELCOME details. id must be unique router-wide; the router ensures it.
+func (r *Realm) Attach(s *session.Session, id wamp.ID) (wamp.Dict, error) {
+	ident := session.Identity{
+		ID:           id,
+		Realm:        r.name,
+		AuthID:       strconv.FormatUint(uint64(id), 10),
+		AuthRole:     "anonymous",
+		AuthMethod:   "anonymous",
+		AuthProvider: "static",
+	}
+	s.SetIdentity(ident)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r.sessions[id] = s
+	r.mu.Unlock()
+	return wamp.Dict{
+		"realm":        string(r.name),
+		"authid":       ident.AuthID,
+		"authrole":     ident.AuthRole,
+		"authmethod":   ident.AuthMethod,
+		"authprovider": ident.AuthProvider,
+		"roles": map[string]any{
+			"broker": broker.Features(),
+			"dealer": dealer.Features(),
+		},
+	}, nil
+}
+
+// Handle dispatches one message of an attached session.
+func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
+	switch m.Type {
+	case wamp.PUBLISH:
+		r.broker.Publish(s, m)
+	case wamp.SUBSCRIBE:
+		r.broker.Subscribe(s, m)
+	case wamp.UNSUBSCRIBE:
+		r.broker.Unsubscribe(s, m)
+	case wamp.CALL:
+		r.dealer.Call(s, m)
+	case wamp.REGISTER:
+		r.dealer.Register(s, m)
+	case wamp.UNREGISTER:
+		r.dealer.Unregister(s, m)
+	case wamp.YIELD:
+		return r.dealer.Yield(s, m)
+	case wamp.ERROR:
+		if m.ErrType != wamp.INVOCATION {
+			return wamp.NewError(wamp.ErrProtocolViolation, fmt.Sprintf("ERROR for %v from a client", m.ErrType))
+		}
+		return r.dealer.Error(s, m)
+	case wamp.CANCEL:
+		// Call canceling is not announced, so a client may not send it.
+		return wamp.NewError(wamp.ErrProtocolViolation, "CANCEL: call canceling is not supported")
+	default:
+		return wamp.NewError(wamp.ErrProtocolViolation, fmt.Sprintf("unexpected %v", m.Type))
+	}
+	return nil
+}
+
+// Leave removes a session that ended from the realm.
+func (r *Realm) Leave(s *session.Session) {
+	r.broker.RemoveSession(s.ID)
+	r.dealer.RemoveSession(s.ID)
+	r.mu.Lock()
+	delete(r.sessions, s.ID)
+	r.mu.Unlock()
+}
+
+// Shutdown refuses new sessions and says GOODBYE to every attached one.
+func (r *Realm) Shutdown(reason wamp.URI, msg string) {
+	r.mu.Lock()
+	r.closed = true
+	list := make([]*session.Session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		list = append(list, s)
+	}
+	r.mu.Unlock()
+	for _, s := range list {
+		s.Goodbye(reason, msg)
+	}
+}
+
+// Stats is a snapshot of a realm's size.
+type Stats struct {
+	Sessions, Subscriptions, Registrations, PendingCalls int
+}
+
+// Stats returns counts for status pages and tests.
+func (r *Realm) Stats() Stats {
+	r.mu.RLock()
+	n := len(r.sessions)
+	r.mu.RUnlock()
+	return Stats{
+		Sessions:      n,
+		Subscriptions: r.broker.SubscriptionCount(),
+		Registrations: r.dealer.RegistrationCount(),
+		PendingCalls:  r.dealer.PendingCount(),
+	}
+}

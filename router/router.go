@@ -1,0 +1,324 @@
+package router
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/realm"
+	"github.com/switchboard/switchboard/session"
+	"github.com/switchboard/switchboard/transport"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Options are what the config file does not hold.
+type Options struct {
+	// Logger. Nil means discard.
+	Logger *slog.Logger
+}
+
+// Listener is one open transport listener.
+type Listener struct {
+	Type string // "websocket" or "rawsocket"
+	// Addr is the address it listens on, with the real port when the config
+	// said 0: "127.0.0.1:8080" or "unix:/path".
+	Addr string
+	// URL is how a client reaches it: ws://host:port/path, wss://...,
+	// tcp://host:port, tls://host:port or unix:///path.
+	URL string
+}
+
+// Router is one node.
+type Router struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	realms  map[wamp.URI]*realm.Realm
+	sessCfg session.Config
+
+	subIDs, regIDs wamp.IDGen
+
+	mu        sync.Mutex
+	ids       map[wamp.ID]struct{} // session ids in use, router-wide
+	started   bool
+	closing   bool
+	listeners []Listener
+	lns       []net.Listener
+	servers   []*http.Server
+
+	conns map[transport.Conn]struct{} // live connections, joined or not
+
+	serving  sync.WaitGroup // accept loops
+	sessions sync.WaitGroup // live connections
+}
+
+// New builds a router from a loaded config. It opens nothing: Start does.
+func New(cfg *config.Config, opts Options) (*Router, error) {
+	if cfg == nil {
+		return nil, errors.New("router: nil config")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Router{
+		cfg:    cfg,
+		log:    log,
+		realms: make(map[wamp.URI]*realm.Realm, len(cfg.Realms)),
+		ids:    make(map[wamp.ID]struct{}),
+		conns:  make(map[transport.Conn]struct{}),
+	}
+	q := cfg.Limits.Queue
+	r.sessCfg = session.Config{
+		QueueMessages:   q.Messages,
+		QueueBytes:      q.Bytes,
+		DisconnectAfter: q.DisconnectAfter,
+		Logger:          log,
+	}
+	if q.SlowConsumer == "disconnect" {
+		r.sessCfg.Policy = session.PolicyDisconnect
+	}
+	for _, rc := range cfg.Realms {
+		if _, dup := r.realms[rc.Name]; dup {
+			return nil, fmt.Errorf("router: duplicate realm %q", rc.Name)
+		}
+		r.realms[rc.Name] = realm.New(realm.Config{
+			Name:            rc.Name,
+			StrictURIs:      rc.StrictURIs,
+			SubscriptionIDs: &r.subIDs,
+			RegistrationIDs: &r.regIDs,
+			Logger:          log,
+		})
+	}
+	return r, nil
+}
+
+// Start opens every configured listener and starts serving. If one fails,
+// those already open are closed again.
+func (r *Router) Start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("router: already started")
+	}
+	r.started = true
+	for _, tc := range r.cfg.Transports {
+		if err := r.startLocked(tc); err != nil {
+			r.closeListenersLocked()
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Router) transportConfig(tc config.Transport) transport.Config {
+	return transport.Config{
+		Serializations: tc.Serializers,
+		MaxMessageSize: tc.MaxMessageSize,
+		PingInterval:   tc.PingInterval,
+		PingTimeout:    tc.PingTimeout,
+		Logger:         r.log,
+	}
+}
+
+// startLocked opens one listener. r.mu must be held.
+func (r *Router) startLocked(tc config.Transport) error {
+	var tlsCfg *tls.Config
+	if tc.TLS != nil {
+		tlsCfg = tc.TLS.Config
+	}
+	ln, err := transport.Listen(tc.Listen, tlsCfg)
+	if err != nil {
+		return fmt.Errorf("router: %s listener on %s: %w", tc.Type, tc.Listen, err)
+	}
+	addr := ln.Addr().String()
+	if ln.Addr().Network() == "unix" {
+		addr = "unix:" + addr
+	}
+	l := Listener{Type: tc.Type, Addr: addr}
+	tcfg := r.transportConfig(tc)
+	switch tc.Type {
+	case "websocket":
+		scheme := "ws"
+		if tlsCfg != nil {
+			scheme = "wss"
+		}
+		l.URL = scheme + "://" + addr + tc.Path
+		mux := http.NewServeMux()
+		mux.Handle(tc.Path, transport.WebSocketHandler(tcfg, r.serveConn))
+		srv := &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		}
+		r.servers = append(r.servers, srv)
+		r.serving.Add(1)
+		go func() {
+			defer r.serving.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.log.Error("websocket listener failed", "addr", addr, "error", err)
+			}
+		}()
+	case "rawsocket":
+		scheme := "tcp"
+		if tlsCfg != nil {
+			scheme = "tls"
+		}
+		l.URL = scheme + "://" + addr
+		if ln.Addr().Network() == "unix" {
+			l.URL = "unix://" + ln.Addr().String()
+		}
+		r.lns = append(r.lns, ln)
+		r.serving.Add(1)
+		go func() {
+			defer r.serving.Done()
+			if err := transport.ServeRawSocket(ln, tcfg, r.serveConn); err != nil {
+				r.log.Error("rawsocket listener failed", "addr", addr, "error", err)
+			}
+		}()
+	default:
+		_ = ln.Close()
+		return fmt.Errorf("router: unknown transport type %q", tc.Type)
+	}
+	r.listeners = append(r.listeners, l)
+	r.log.Info("listening", "transport", tc.Type, "url", l.URL)
+	return nil
+}
+
+// closeListenersLocked stops accepting. r.mu must be held.
+func (r *Router) closeListenersLocked() {
+	for _, ln := range r.lns {
+		_ = ln.Close()
+	}
+	for _, srv := range r.servers {
+		// Close, not Shutdown: upgraded WebSocket connections are hijacked
+		// and ended by the sessions' GOODBYE, not by the HTTP server.
+		_ = srv.Close()
+	}
+	r.lns, r.servers = nil, nil
+}
+
+// Listeners returns the open listeners with their real addresses.
+func (r *Router) Listeners() []Listener {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Listener(nil), r.listeners...)
+}
+
+// URL returns the URL of the first listener of the given type, or "".
+func (r *Router) URL(typ string) string {
+	for _, l := range r.Listeners() {
+		if l.Type == typ {
+			return l.URL
+		}
+	}
+	return ""
+}
+
+func (r *Router) serveConn(c transport.Conn) {
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		_ = c.Close(transport.CloseGoingAway, "shutting down")
+		return
+	}
+	r.sessions.Add(1)
+	r.conns[c] = struct{}{}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.conns, c)
+		r.mu.Unlock()
+		r.sessions.Done()
+	}()
+	session.Serve(c, r.sessCfg, r)
+}
+
+// Join implements session.Joiner: it finds the realm and gives the session
+// a router-wide unique id.
+func (r *Router) Join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {
+	rl := r.realms[name]
+	if rl == nil {
+		return nil, nil, wamp.NewError(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", name))
+	}
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return nil, nil, realm.ErrClosed
+	}
+	id := wamp.GlobalID()
+	for _, used := r.ids[id]; used; _, used = r.ids[id] {
+		id = wamp.GlobalID()
+	}
+	r.ids[id] = struct{}{}
+	r.mu.Unlock()
+	welcome, err := rl.Attach(s, id)
+	if err != nil {
+		r.releaseID(id)
+		return nil, nil, err
+	}
+	return member{Realm: rl, r: r}, welcome, nil
+}
+
+func (r *Router) releaseID(id wamp.ID) {
+	r.mu.Lock()
+	delete(r.ids, id)
+	r.mu.Unlock()
+}
+
+// member is a session's handler: its realm, plus the router's bookkeeping
+// when it leaves.
+type member struct {
+	*realm.Realm
+	r *Router
+}
+
+func (m member) Leave(s *session.Session) {
+	m.Realm.Leave(s)
+	m.r.releaseID(s.ID)
+}
+
+// Realm returns the realm of that name, or nil.
+func (r *Router) Realm(name wamp.URI) *realm.Realm { return r.realms[name] }
+
+// Shutdown stops accepting, sends GOODBYE wamp.close.system_shutdown to
+// every session, and waits until they have ended or ctx is done, when the
+// remaining connections are closed.
+func (r *Router) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closing = true
+	r.closeListenersLocked()
+	r.mu.Unlock()
+	r.serving.Wait()
+
+	for _, rl := range r.realms {
+		rl.Shutdown(wamp.ErrSystemShutdown, "the router is shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		r.sessions.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.mu.Lock()
+		for c := range r.conns {
+			_ = c.Close(transport.CloseGoingAway, "shutdown deadline")
+		}
+		r.mu.Unlock()
+		<-done
+		return fmt.Errorf("router: shutdown: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,518 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/transport"
+	"github.com/switchboard/switchboard/wamp"
+	"github.com/switchboard/switchboard/wamp/codec"
+)
+
+// Conn is the framed connection a session runs on: the transport seam. It
+// carries bytes, never decoded messages, so the writer can hand a whole
+// batch to the transport at once. transport.Conn implements it.
+type Conn interface {
+	Serialization() wamp.Serialization
+	Read() ([]byte, error)
+	WriteBatch(frames [][]byte) error
+	MaxWrite() int
+	Close(code transport.CloseCode, reason string) error
+	RemoteAddr() net.Addr
+	Transport() string
+}
+
+// Joiner admits a session into a realm on HELLO. Join must call
+// s.SetIdentity before it makes s visible to other sessions; it returns the
+// handler of the realm joined and the WELCOME details, or a *wamp.Error that
+// the session sends as ABORT.
+type Joiner interface {
+	Join(s *Session, realm wamp.URI, details wamp.Dict) (Handler, wamp.Dict, error)
+}
+
+// Handler is the realm side of an attached session.
+type Handler interface {
+	// Handle processes one message from the peer on the reader goroutine.
+	// m borrows the frame and is only valid until Handle returns. A
+	// non-nil error aborts the session: its *wamp.Error URI (or
+	// wamp.error.protocol_violation) becomes the ABORT reason.
+	Handle(s *Session, m *wamp.Message) error
+	// Leave is called once, after the last Handle, when the session ends
+	// for any reason.
+	Leave(s *Session)
+}
+
+// Identity is who a session is, as WELCOME tells the peer.
+type Identity struct {
+	ID           wamp.ID
+	Realm        wamp.URI
+	AuthID       string
+	AuthRole     string
+	AuthMethod   string
+	AuthProvider string
+}
+
+const (
+	stateOpen       = iota
+	stateFlushClose // the writer sends what is queued, then closes
+	stateClosed     // the connection is closed; the queue is dropped
+)
+
+// entry is one queued frame. pooled frames were encoded for this session
+// alone and return to bufPool once written; shared EVENT frames do not.
+type entry struct {
+	b  []byte
+	bp *[]byte // non-nil for pooled frames
+}
+
+// Session is one peer attached to the router.
+type Session struct {
+	Identity
+	// HelloDetails is what the peer sent in HELLO (roles and features).
+	HelloDetails wamp.Dict
+
+	conn     Conn
+	codec    codec.Codec
+	ser      wamp.Serialization
+	maxWrite int
+	cfg      Config
+	log      *slog.Logger
+
+	// reqIDs numbers the requests the router sends to this peer
+	// (INVOCATION, INTERRUPT): the session scope of the specification.
+	reqIDs wamp.IDGen
+
+	mu          sync.Mutex // leaf lock, guards the fields below
+	q           []entry
+	qBytes      int
+	fullSince   time.Time
+	state       uint8
+	closeCode   transport.CloseCode
+	closeReason string
+	goodbyeSent bool
+
+	wake    chan struct{}
+	done    chan struct{}
+	dropped atomic.Uint64
+}
+
+// Serve runs a session on conn until it ends: it reads HELLO, joins through
+// j, then reads and dispatches messages. It returns after the writer has
+// stopped and conn is closed, so no goroutine of the session outlives it.
+func Serve(conn Conn, cfg Config, j Joiner) {
+	cfg = cfg.withDefaults()
+	ser := conn.Serialization()
+	s := &Session{
+		conn:     conn,
+		codec:    codec.For(ser),
+		ser:      ser,
+		maxWrite: conn.MaxWrite(),
+		cfg:      cfg,
+		log:      cfg.Logger.With("remote", addrString(conn.RemoteAddr()), "transport", conn.Transport(), "serializer", ser.String()),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	if s.codec == nil {
+		_ = conn.Close(transport.CloseProtocolError, "unsupported serializer")
+		return
+	}
+	go s.writeLoop()
+	h := s.handshake(j)
+	if h != nil {
+		s.readLoop(h)
+		h.Leave(s)
+		s.log.Info("session left", "dropped_events", s.dropped.Load())
+	}
+	s.flushAndClose(transport.CloseNormal, "")
+	<-s.done
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// handshake reads HELLO and joins. It returns nil when the session ended
+// before it joined (an ABORT was queued or the connection failed).
+func (s *Session) handshake(j Joiner) Handler {
+	timer := time.AfterFunc(s.cfg.HelloTimeout, func() {
+		s.log.Info("no HELLO in time", "timeout", s.cfg.HelloTimeout)
+		s.closeNow(transport.ClosePolicy, "no HELLO in time")
+	})
+	defer timer.Stop()
+	frame, err := s.conn.Read()
+	if err != nil {
+		s.logReadError(err)
+		return nil
+	}
+	var m wamp.Message
+	if err := s.codec.Decode(frame, &m); err != nil {
+		s.abort(wamp.ErrProtocolViolation, "bad first message: "+err.Error())
+		return nil
+	}
+	if m.Type != wamp.HELLO {
+		s.abort(wamp.ErrProtocolViolation, fmt.Sprintf("%v before HELLO", m.Type))
+		return nil
+	}
+	if msg := checkRoles(m.Details); msg != "" {
+		s.abort(wamp.ErrProtocolViolation, msg)
+		return nil
+	}
+	if !wamp.ValidURI(m.URI, false, false) {
+		s.abort(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", m.URI))
+		return nil
+	}
+	s.HelloDetails = m.Details
+	h, welcome, err := j.Join(s, m.URI, m.Details)
+	if err != nil {
+		var we *wamp.Error
+		if !errors.As(err, &we) {
+			we = wamp.NewError(wamp.ErrProtocolViolation, err.Error())
+		}
+		s.log.Info("join refused", "realm", m.URI, "reason", we.URI, "error", we.Msg)
+		s.abort(we.URI, we.Msg)
+		return nil
+	}
+	if err := s.Send(&wamp.Message{Type: wamp.WELCOME, ID: s.ID, Details: welcome}); err != nil {
+		h.Leave(s)
+		return nil
+	}
+	s.log.Info("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
+	return h
+}
+
+// checkRoles returns why HELLO.Details.roles is unacceptable, or "".
+func checkRoles(d wamp.Dict) string {
+	roles, ok := d["roles"].(map[string]any)
+	if !ok {
+		return "HELLO.Details.roles missing or not a dict"
+	}
+	for _, r := range []string{"publisher", "subscriber", "caller", "callee"} {
+		if _, ok := roles[r]; ok {
+			return ""
+		}
+	}
+	return "HELLO.Details.roles announces no client role"
+}
+
+// clientMessage lists the types a client may send after WELCOME.
+var clientMessage = [256]bool{
+	wamp.PUBLISH: true, wamp.SUBSCRIBE: true, wamp.UNSUBSCRIBE: true,
+	wamp.CALL: true, wamp.CANCEL: true, wamp.REGISTER: true,
+	wamp.UNREGISTER: true, wamp.YIELD: true, wamp.ERROR: true,
+}
+
+func (s *Session) readLoop(h Handler) {
+	var m wamp.Message
+	for {
+		frame, err := s.conn.Read()
+		if err != nil {
+			s.logReadError(err)
+			return
+		}
+		if err := s.codec.Decode(frame, &m); err != nil {
+			s.abort(wamp.ErrProtocolViolation, err.Error())
+			return
+		}
+		switch {
+		case m.Type == wamp.GOODBYE:
+			s.mu.Lock()
+			replied := s.goodbyeSent
+			s.mu.Unlock()
+			if !replied {
+				_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, URI: wamp.ErrGoodbyeAndOut})
+			}
+			return
+		case m.Type == wamp.ABORT:
+			s.log.Info("peer aborted", "reason", m.URI)
+			return
+		case !clientMessage[m.Type]:
+			s.abort(wamp.ErrProtocolViolation, fmt.Sprintf("unexpected %v from a client", m.Type))
+			return
+		}
+		if err := h.Handle(s, &m); err != nil {
+			var we *wamp.Error
+			if !errors.As(err, &we) {
+				we = wamp.NewError(wamp.ErrProtocolViolation, err.Error())
+			}
+			s.abort(we.URI, we.Msg)
+			return
+		}
+	}
+}
+
+func (s *Session) logReadError(err error) {
+	s.mu.Lock()
+	closed := s.state != stateOpen
+	s.mu.Unlock()
+	switch {
+	case closed, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		s.log.Debug("connection closed", "error", err)
+	default:
+		s.log.Info("connection failed", "error", err)
+	}
+}
+
+// abort queues ABORT and closes once it is written. Peer misbehaviour is
+// logged at Info: it is the client's fault, not the router's.
+func (s *Session) abort(reason wamp.URI, msg string) {
+	s.log.Info("session aborted", "reason", reason, "error", msg)
+	var d wamp.Dict
+	if msg != "" {
+		d = wamp.Dict{"message": msg}
+	}
+	_ = s.Send(&wamp.Message{Type: wamp.ABORT, Details: d, URI: reason})
+	s.flushAndClose(transport.CloseNormal, string(reason))
+}
+
+// Goodbye starts a router-initiated close: it sends GOODBYE with reason and
+// gives the peer GoodbyeTimeout to answer before the connection is closed.
+func (s *Session) Goodbye(reason wamp.URI, msg string) {
+	s.mu.Lock()
+	if s.goodbyeSent || s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.goodbyeSent = true
+	s.mu.Unlock()
+	var d wamp.Dict
+	if msg != "" {
+		d = wamp.Dict{"message": msg}
+	}
+	_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, Details: d, URI: reason})
+	time.AfterFunc(s.cfg.GoodbyeTimeout, func() {
+		s.closeNow(transport.CloseGoingAway, string(reason))
+	})
+}
+
+// Close closes the connection at once, dropping what is queued.
+func (s *Session) Close(reason string) { s.closeNow(transport.CloseGoingAway, reason) }
+
+// Serialization is the serializer the peer speaks.
+func (s *Session) Serialization() wamp.Serialization { return s.ser }
+
+// SessionID returns the session id (the broker and dealer peer interfaces).
+func (s *Session) SessionID() wamp.ID { return s.ID }
+
+// SetIdentity is called by the Joiner when the session is admitted.
+func (s *Session) SetIdentity(id Identity) {
+	s.Identity = id
+	s.log = s.log.With("session", uint64(id.ID), "realm", string(id.Realm))
+}
+
+// NextRequestID returns a fresh id of this session's scope.
+func (s *Session) NextRequestID() wamp.ID { return s.reqIDs.Next() }
+
+// Logger returns the session's logger.
+func (s *Session) Logger() *slog.Logger { return s.log }
+
+// Dropped returns how many EVENTs were dropped for this session.
+func (s *Session) Dropped() uint64 { return s.dropped.Load() }
+
+// RemoteAddr returns the peer's address.
+func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+
+// Transport names the transport ("websocket", "rawsocket").
+func (s *Session) Transport() string { return s.conn.Transport() }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooled keeps rare huge buffers out of the pool.
+const maxPooled = 64 << 10
+
+// Send encodes m in the peer's serializer and queues it. It is for messages
+// that must not be lost (replies, errors, invocations): if the queue is past
+// twice its bound the session is closed as a slow consumer and Send returns
+// ErrSlowConsumer, so the caller can answer for what could not be sent.
+func (s *Session) Send(m *wamp.Message) error {
+	bp := bufPool.Get().(*[]byte)
+	b, err := s.codec.Encode((*bp)[:0], m)
+	if err != nil {
+		*bp = b[:0]
+		bufPool.Put(bp)
+		return fmt.Errorf("encode %v: %w", m.Type, err)
+	}
+	if s.maxWrite > 0 && len(b) > s.maxWrite {
+		*bp = b[:0]
+		bufPool.Put(bp)
+		return fmt.Errorf("%v of %d bytes: %w", m.Type, len(b), ErrTooLarge)
+	}
+	*bp = b
+	return s.enqueue(entry{b: b, bp: bp}, false)
+}
+
+// SendEvent queues an encoded EVENT that may be shared with other sessions
+// and must not be modified. On a full queue it follows the session's Policy.
+func (s *Session) SendEvent(frame []byte) {
+	if s.maxWrite > 0 && len(frame) > s.maxWrite {
+		s.countDrop()
+		return
+	}
+	_ = s.enqueue(entry{b: frame}, true)
+}
+
+func (s *Session) countDrop() {
+	s.dropped.Add(1)
+	if s.cfg.Stats != nil {
+		s.cfg.Stats.EventDropped()
+	}
+}
+
+func (s *Session) enqueue(e entry, droppable bool) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	limitMsgs, limitBytes := s.cfg.QueueMessages, s.cfg.QueueBytes
+	if !droppable {
+		limitMsgs, limitBytes = 2*limitMsgs, 2*limitBytes
+	}
+	if len(s.q) >= limitMsgs || s.qBytes+len(e.b) > limitBytes && len(s.q) > 0 {
+		return s.overflowLocked(droppable)
+	}
+	s.q = append(s.q, e)
+	s.qBytes += len(e.b)
+	first := len(s.q) == 1
+	s.mu.Unlock()
+	if first {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// overflowLocked handles a message that does not fit. s.mu must be held; it
+// is released.
+func (s *Session) overflowLocked(droppable bool) error {
+	if droppable && s.cfg.Policy == PolicyDrop {
+		now := time.Now()
+		if s.fullSince.IsZero() {
+			s.fullSince = now
+		}
+		stuck := now.Sub(s.fullSince) >= s.cfg.DisconnectAfter
+		s.mu.Unlock()
+		s.countDrop()
+		if !stuck {
+			return nil
+		}
+	} else {
+		s.mu.Unlock()
+		if droppable {
+			s.countDrop()
+		}
+	}
+	s.log.Warn("closing slow consumer", "dropped_events", s.dropped.Load())
+	if s.cfg.Stats != nil {
+		s.cfg.Stats.SlowConsumerClosed()
+	}
+	s.closeNow(transport.ClosePolicy, "slow consumer")
+	return ErrSlowConsumer
+}
+
+// flushAndClose lets the writer send what is queued, then close.
+func (s *Session) flushAndClose(code transport.CloseCode, reason string) {
+	s.mu.Lock()
+	if s.state == stateOpen {
+		s.state = stateFlushClose
+		s.closeCode, s.closeReason = code, reason
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// closeNow closes the connection at once; the reader's Read and the
+// writer's WriteBatch return with errors.
+func (s *Session) closeNow(code transport.CloseCode, reason string) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	s.dropQueueLocked()
+	s.mu.Unlock()
+	_ = s.conn.Close(code, reason)
+	s.signal()
+}
+
+func (s *Session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dropQueueLocked forgets queued frames; s.mu must be held.
+func (s *Session) dropQueueLocked() {
+	clear(s.q)
+	s.q = s.q[:0]
+	s.qBytes = 0
+}
+
+// writeLoop drains the queue in batches: one WriteBatch per wake-up carries
+// everything queued since the last one, so a burst of events costs one
+// system call rather than one per event.
+func (s *Session) writeLoop() {
+	defer close(s.done)
+	var (
+		batch [][]byte
+		ents  []entry
+	)
+	for {
+		s.mu.Lock()
+		for len(s.q) == 0 && s.state == stateOpen {
+			s.mu.Unlock()
+			<-s.wake
+			s.mu.Lock()
+		}
+		ents, s.q = s.q, ents[:0]
+		s.qBytes = 0
+		s.fullSince = time.Time{}
+		state, code, reason := s.state, s.closeCode, s.closeReason
+		s.mu.Unlock()
+
+		if state == stateClosed {
+			return
+		}
+		if len(ents) > 0 {
+			batch = batch[:0]
+			for _, e := range ents {
+				batch = append(batch, e.b)
+			}
+			err := s.conn.WriteBatch(batch)
+			clear(batch)
+			for i, e := range ents {
+				if e.bp != nil && cap(e.b) <= maxPooled {
+					*e.bp = e.b[:0]
+					bufPool.Put(e.bp)
+				}
+				ents[i] = entry{}
+			}
+			if err != nil {
+				s.log.Debug("write failed", "error", err)
+				s.closeNow(transport.CloseInternal, "write failed")
+				return
+			}
+		}
+		if state == stateFlushClose {
+			s.mu.Lock()
+			empty := len(s.q) == 0
+			s.mu.Unlock()
+			if empty {
+				s.closeNow(code, reason)
+				return
+			}
+		}
+	}
+}

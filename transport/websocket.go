@@ -1,0 +1,110 @@
+package transport
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"github.com/gobwas/ws"
+
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// WebSocketHandler returns the http.Handler for the WebSocket endpoint. It
+// answers a request that is not a WebSocket upgrade with 426, and one that
+// offers none of cfg.Serializations as subprotocol with 400 naming those it
+// speaks. Otherwise it upgrades (without permessage-deflate, which would
+// cost the router a compression per subscriber and defeat shared encoded
+// frames) and calls serve in the handler's goroutine. When serve returns the
+// connection is closed; serve must not use it afterwards.
+func WebSocketHandler(cfg Config, serve func(Conn)) http.Handler {
+	cfg = cfg.withDefaults()
+	names := make([]string, len(cfg.Serializations))
+	for i, s := range cfg.Serializations {
+		names[i] = s.Subprotocol()
+	}
+	return &wsHandler{cfg: cfg, serve: serve, offer: strings.Join(names, ", ")}
+}
+
+type wsHandler struct {
+	cfg   Config
+	serve func(Conn)
+	offer string // our subprotocols, for the 400 answer
+}
+
+func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Checked before ws.HTTPUpgrader hijacks the connection, so that these
+	// answers are ordinary HTTP responses.
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "transport: this endpoint speaks WAMP over WebSocket only", http.StatusUpgradeRequired)
+		return
+	}
+	ser, ok := h.negotiate(r.Header)
+	if !ok {
+		h.cfg.Logger.Info("transport: websocket without an acceptable subprotocol",
+			"remote", r.RemoteAddr, "offered", strings.Join(r.Header.Values("Sec-WebSocket-Protocol"), ", "))
+		http.Error(w, "transport: no acceptable WebSocket subprotocol; this router speaks "+h.offer, http.StatusBadRequest)
+		return
+	}
+	sub := ser.Subprotocol()
+	up := ws.HTTPUpgrader{
+		Timeout:  h.cfg.HandshakeTimeout,
+		Protocol: func(p string) bool { return p == sub },
+	}
+	nc, rw, _, err := up.Upgrade(r, w)
+	if err != nil {
+		// The upgrader has answered the client already.
+		h.cfg.Logger.Info("transport: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		if nc != nil {
+			_ = nc.Close()
+		}
+		return
+	}
+	var pending []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		// A client may send its first frames right behind the request.
+		p, _ := rw.Reader.Peek(n)
+		pending = bytes.Clone(p)
+	}
+	c := newConn(nc, true, ser, h.cfg.MaxMessageSize, 0, h.cfg, pending)
+	defer c.finish()
+	h.serve(c)
+}
+
+// negotiate picks the first of our serializations that the client offers.
+func (h *wsHandler) negotiate(hdr http.Header) (wamp.Serialization, bool) {
+	offered := hdr.Values("Sec-WebSocket-Protocol")
+	for _, s := range h.cfg.Serializations {
+		for _, line := range offered {
+			if hasToken(line, s.Subprotocol(), false) {
+				return s, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func headerHasToken(hdr http.Header, key, token string) bool {
+	for _, line := range hdr.Values(key) {
+		if hasToken(line, token, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether the comma-separated list holds token. Upgrade
+// tokens compare case-insensitively; subprotocol names are case-sensitive
+// (RFC 6455 4.1).
+func hasToken(list, token string, fold bool) bool {
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == token || fold && strings.EqualFold(t, token) {
+			return true
+		}
+	}
+	return false
+}
