@@ -22,9 +22,13 @@ type Conn interface {
 
 	// Read returns the payload of the next WAMP message. The slice is valid
 	// until the next Read. Read answers pings and close frames itself.
-	// It returns io.EOF on an orderly close, an error wrapping ErrTooLarge
-	// when the peer sent more than the maximum, and other errors wrapped
-	// with context. After an error every Read returns the same error.
+	// It returns io.EOF on an orderly close (a WebSocket close frame, or
+	// RawSocket EOF between frames); errors wrapping ErrTooLarge or
+	// ErrProtocol for a misbehaving peer, ErrPingTimeout for a silent one,
+	// ErrClosed after a local Close that the peer did not answer in time,
+	// and io.ErrUnexpectedEOF for a WebSocket peer gone without a close
+	// frame; other errors are wrapped with context. After an error every
+	// Read returns the same error.
 	Read() ([]byte, error)
 
 	// WriteBatch writes frames, one WAMP message each, in order and with as
@@ -232,11 +236,14 @@ func (c *conn) Close(code CloseCode, reason string) error {
 		c.closeNow()
 		return nil
 	}
-	err := c.werr // a failed write may have left half a frame
-	if err == nil && c.websocket {
+	// After a failed write the stream may end mid-frame: nothing more can
+	// be said on it.
+	broken := c.werr != nil
+	var err error
+	if !broken && c.websocket {
 		err = c.writeCloseFrame(code, reason)
 	}
-	if err == nil {
+	if !broken && err == nil {
 		// FIN after our last bytes tells a RawSocket peer we are done and
 		// lets a WebSocket peer finish reading; the read side stays open
 		// for its answer. Under wsem because tls.Conn.CloseWrite writes.
@@ -245,7 +252,7 @@ func (c *conn) Close(code CloseCode, reason string) error {
 		}
 	}
 	c.releaseWrite()
-	if err != nil {
+	if broken || err != nil {
 		c.closeNow()
 		return err
 	}

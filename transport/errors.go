@@ -1,6 +1,10 @@
 package transport
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"net"
+)
 
 // Sentinel errors. Callers test for them with errors.Is; the package wraps
 // them with the detail of the case at hand.
@@ -19,8 +23,10 @@ var (
 	ErrProtocol = errors.New("transport: protocol violation")
 
 	// ErrClosed is returned by WriteBatch after Close, and by Read when the
-	// connection was closed locally before the peer finished the close.
-	ErrClosed = errors.New("transport: connection closed")
+	// connection was closed locally before the peer finished the close. It
+	// wraps net.ErrClosed, so callers that know only net's sentinel treat
+	// it as the ordinary end it is.
+	ErrClosed = fmt.Errorf("transport: connection closed: %w", net.ErrClosed)
 
 	// ErrPingTimeout is returned by Read when the peer sent nothing at all
 	// within Config.PingTimeout of a keepalive ping and was cut off.

@@ -185,7 +185,7 @@ func unexpectedEOF(err error) error {
 
 // readFailed ends the connection after a read error and says why.
 func (c *conn) readFailed(err error) error {
-	closing := c.closing.Load()
+	closing, closed := c.closing.Load(), c.closed.Load()
 	c.closeNow()
 	c.mu.Lock()
 	cause := c.closeErr
@@ -193,7 +193,7 @@ func (c *conn) readFailed(err error) error {
 	switch {
 	case cause != nil:
 		return cause
-	case errors.Is(err, net.ErrClosed):
+	case closed || errors.Is(err, net.ErrClosed):
 		return ErrClosed
 	case err == io.EOF && c.websocket && !closing:
 		return fmt.Errorf("transport: websocket peer went away without a close frame: %w", io.ErrUnexpectedEOF)
@@ -238,7 +238,6 @@ func (c *conn) peerClosed(p []byte) error {
 	if c.closing.CompareAndSwap(false, true) {
 		c.log.Debug("transport: peer closed", "remote", c.nc.RemoteAddr().String(),
 			"code", int(code), "reason", string(reason))
-		c.stopPinger()
 		// Echo the close; the server then ends the TCP connection first
 		// (RFC 6455 7.1.1), so no linger is needed.
 		if c.acquireWrite(closeLinger) {
