@@ -91,18 +91,21 @@ func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 	}
 	excludeMe := wamp.Bool(m.Details, "exclude_me", true)
 	pubID := wamp.GlobalID()
-	ev := wamp.Message{Type: wamp.EVENT, Publication: pubID, Args: m.Args, Kwargs: m.Kwargs}
+	ev := wamp.Acquire()
+	ev.Type, ev.Publication, ev.Args, ev.Kwargs = wamp.EVENT, pubID, m.Args, m.Kwargs
 	self := pub.SessionID()
 
 	b.mu.RLock()
 	if sub := b.topics[m.URI]; sub != nil {
-		b.deliver(sub, &ev, self, excludeMe)
+		b.deliver(sub, ev, self, excludeMe)
 	}
 	b.mu.RUnlock()
 
 	if wamp.Bool(m.Details, "acknowledge", false) {
-		_ = pub.Send(&wamp.Message{Type: wamp.PUBLISHED, Request: m.Request, ID: pubID})
+		*ev = wamp.Message{Type: wamp.PUBLISHED, Request: m.Request, ID: pubID}
+		_ = pub.Send(ev)
 	}
+	wamp.Release(ev)
 }
 
 // deliver queues ev to the subscribers of sub. b.mu must be held (read).

@@ -69,6 +69,16 @@ type call struct {
 	callerReq wamp.ID
 }
 
+// callPool recycles pending-call records: one is needed per call, and the
+// pool keeps that from costing an allocation per call.
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+// releaseCall returns c to the pool once no index refers to it.
+func releaseCall(c *call) {
+	*c = call{}
+	callPool.Put(c)
+}
+
 // New returns an empty dealer.
 func New(cfg Config) *Dealer {
 	if cfg.IDs == nil {
@@ -185,11 +195,16 @@ func (d *Dealer) Call(caller Peer, m *wamp.Message) {
 	}
 	callee := reg.callee
 	key := callKey{callee: callee.SessionID(), req: callee.NextRequestID()}
-	d.calls[key] = &call{caller: caller, callerReq: m.Request}
+	c := callPool.Get().(*call)
+	c.caller, c.callerReq = caller, m.Request
+	d.calls[key] = c
 	d.mu.Unlock()
 
-	inv := wamp.Message{Type: wamp.INVOCATION, Request: key.req, ID: reg.id, Args: m.Args, Kwargs: m.Kwargs}
-	if err := callee.Send(&inv); err != nil {
+	inv := wamp.Acquire()
+	inv.Type, inv.Request, inv.ID, inv.Args, inv.Kwargs = wamp.INVOCATION, key.req, reg.id, m.Args, m.Kwargs
+	err := callee.Send(inv)
+	wamp.Release(inv)
+	if err != nil {
 		d.mu.Lock()
 		_, pending := d.calls[key]
 		delete(d.calls, key)
@@ -223,12 +238,17 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 		return wamp.NewError(wamp.ErrProtocolViolation, "YIELD for unknown INVOCATION request")
 	}
 	if c.caller == nil {
+		releaseCall(c)
 		return nil
 	}
-	res := wamp.Message{Type: wamp.RESULT, Request: c.callerReq, Args: m.Args, Kwargs: m.Kwargs}
-	if err := c.caller.Send(&res); err != nil && d.cfg.IsTooLarge(err) {
+	res := wamp.Acquire()
+	res.Type, res.Request, res.Args, res.Kwargs = wamp.RESULT, c.callerReq, m.Args, m.Kwargs
+	err := c.caller.Send(res)
+	wamp.Release(res)
+	if err != nil && d.cfg.IsTooLarge(err) {
 		replyError(c.caller, wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
 	}
+	releaseCall(c)
 	return nil
 }
 
@@ -240,12 +260,17 @@ func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
 		return wamp.NewError(wamp.ErrProtocolViolation, "ERROR for unknown INVOCATION request")
 	}
 	if c.caller == nil {
+		releaseCall(c)
 		return nil
 	}
-	e := wamp.Message{Type: wamp.ERROR, ErrType: wamp.CALL, Request: c.callerReq, Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}
-	if err := c.caller.Send(&e); err != nil && d.cfg.IsTooLarge(err) {
+	e := wamp.Acquire()
+	*e = wamp.Message{Type: wamp.ERROR, ErrType: wamp.CALL, Request: c.callerReq, Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}
+	err := c.caller.Send(e)
+	wamp.Release(e)
+	if err != nil && d.cfg.IsTooLarge(err) {
 		replyError(c.caller, wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
 	}
+	releaseCall(c)
 	return nil
 }
 

@@ -314,6 +314,13 @@ func (s *Session) NextRequestID() wamp.ID { return s.reqIDs.Next() }
 // Logger returns the session's logger.
 func (s *Session) Logger() *slog.Logger { return s.log }
 
+// Queued returns how many messages wait in the outbound queue.
+func (s *Session) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.q)
+}
+
 // Dropped returns how many EVENTs were dropped for this session.
 func (s *Session) Dropped() uint64 { return s.dropped.Load() }
 

@@ -1,6 +1,9 @@
 package wamp
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Type is a WAMP message type code.
 type Type uint8
@@ -252,3 +255,18 @@ func List(v ...any) Payload {
 
 // KW returns a payload holding v as a decoded dict.
 func KW(v map[string]any) Payload { return Payload{Value: v} }
+
+var msgPool = sync.Pool{New: func() any { return new(Message) }}
+
+// Acquire returns a zeroed Message from a pool. The router builds the
+// messages it sends on the hot path (EVENT, INVOCATION, RESULT) in one,
+// encodes it at once and gives it back with Release: a Message handed to
+// an interface method escapes to the heap, and the pool keeps that from
+// costing an allocation per message.
+func Acquire() *Message { return msgPool.Get().(*Message) }
+
+// Release zeroes m and returns it to the pool. m must not be used after.
+func Release(m *Message) {
+	*m = Message{}
+	msgPool.Put(m)
+}

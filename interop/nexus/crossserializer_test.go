@@ -181,3 +181,5 @@ func TestCrossSerializerRPC(t *testing.T) {
 		}
 	}
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

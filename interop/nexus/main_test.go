@@ -127,15 +127,20 @@ func connect(t testing.TB, url string, ser serializer) *client.Client {
 	return c
 }
 
-func dial(url string, ser serializer, realm string) (*client.Client, error) {
+// dial joins realm with the nexus client; opts adjust its config.
+func dial(url string, ser serializer, realm string, opts ...func(*client.Config)) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	return client.ConnectNet(ctx, url, client.Config{
+	cfg := client.Config{
 		Realm:           realm,
 		Serialization:   ser.nexus,
 		Logger:          quiet,
 		ResponseTimeout: bound,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return client.ConnectNet(ctx, url, cfg)
 }
 
 // receive waits for one value on ch, failing the test after bound.

@@ -3,6 +3,7 @@ package nexus_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gammazero/nexus/v3/wamp"
 
@@ -81,6 +82,33 @@ func TestRouterShutdownRaw(t *testing.T) {
 			silent.expectClosed()
 			if err := receive(t, errc, "Shutdown to return"); err != nil {
 				t.Fatalf("Shutdown: %v", err)
+			}
+		})
+	}
+}
+
+// TestShutdownWithUnjoinedConnection: a peer that has completed the
+// transport handshake but not sent HELLO is no session, so no GOODBYE goes
+// to it. Shutdown must not wait for it (its HELLO timeout is 10s): it
+// should close the connection and return nil well within a 5s context.
+func TestShutdownWithUnjoinedConnection(t *testing.T) {
+	for _, kind := range transportKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			r := startRouter(t, nil)
+			c := dialRaw(t, urlOf(t, r, kind), serJSON)
+			joined := connect(t, urlOf(t, r, kind), serJSON)
+			errc := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				errc <- r.Shutdown(ctx)
+			}()
+			receive(t, joined.Done(), "GOODBYE to the joined session")
+			_ = joined.Close()
+			c.expectClosed()
+			if err := receive(t, errc, "Shutdown to return"); err != nil {
+				t.Fatalf("Shutdown: %v: a connection that never sent HELLO held it up", err)
 			}
 		})
 	}
