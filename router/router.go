@@ -31,7 +31,7 @@ type Listener struct {
 	// said 0: "127.0.0.1:8080" or "unix:/path".
 	Addr string
 	// URL is how a client reaches it: ws://host:port/path, wss://...,
-	// tcp://host:port, tls://host:port or unix:///path.
+	// tcp://host:port, tcps://host:port (as the nexus client spells it) or unix:///path.
 	URL string
 }
 
@@ -168,7 +168,7 @@ func (r *Router) startLocked(tc config.Transport) error {
 	case "rawsocket":
 		scheme := "tcp"
 		if tlsCfg != nil {
-			scheme = "tls"
+			scheme = "tcps"
 		}
 		l.URL = scheme + "://" + addr
 		if ln.Addr().Network() == "unix" {
