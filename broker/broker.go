@@ -2,6 +2,7 @@ package broker
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/switchboard/switchboard/wamp"
@@ -180,7 +181,7 @@ func (b *Broker) Unsubscribe(p Peer, m *wamp.Message) {
 		return
 	}
 	b.removeLocked(sub, sid)
-	b.bySession[sid] = removeSub(b.bySession[sid], sub)
+	b.bySession[sid] = slices.DeleteFunc(b.bySession[sid], func(x *subscription) bool { return x == sub })
 	if len(b.bySession[sid]) == 0 {
 		delete(b.bySession, sid)
 	}
@@ -216,17 +217,6 @@ func (b *Broker) removeLocked(sub *subscription, sid wamp.ID) {
 	}
 }
 
-func removeSub(list []*subscription, sub *subscription) []*subscription {
-	for i, s := range list {
-		if s == sub {
-			last := len(list) - 1
-			list[i] = list[last]
-			list[last] = nil
-			return list[:last]
-		}
-	}
-	return list
-}
 
 // SubscriptionCount returns the number of subscriptions (for tests and
 // status pages).

@@ -10,19 +10,10 @@ import (
 	"github.com/switchboard/switchboard/wamp/codec"
 )
 
-// decode parses a JSON frame as a client would have sent it.
-func decode(t testing.TB, frame string) *wamp.Message {
-	t.Helper()
-	var m wamp.Message
-	if err := codec.For(wamp.JSON).Decode([]byte(frame), &m); err != nil {
-		t.Fatalf("decode %s: %v", frame, err)
-	}
-	return &m
-}
 
 func subscribe(t *testing.T, b *Broker, p *fakepeer.Peer, req int, topic string) wamp.ID {
 	t.Helper()
-	b.Subscribe(p, decode(t, fmt.Sprintf(`[32,%d,{},%q]`, req, topic)))
+	b.Subscribe(p, fakepeer.Decode(t, fmt.Sprintf(`[32,%d,{},%q]`, req, topic)))
 	m := p.Last()
 	if m == nil || m.Type != wamp.SUBSCRIBED || m.Request != wamp.ID(req) {
 		t.Fatalf("subscribe %s: got %v, want SUBSCRIBED for request %d", topic, m, req)
@@ -54,7 +45,7 @@ func TestPublishDeliversAndExcludesPublisher(t *testing.T) {
 	subID := subscribe(t, b, sub, 1, "com.example.t")
 	subscribe(t, b, pub, 1, "com.example.t")
 
-	b.Publish(pub, decode(t, `[16,7,{},"com.example.t",[1,"two"],{"k":true}]`))
+	b.Publish(pub, fakepeer.Decode(t, `[16,7,{},"com.example.t",[1,"two"],{"k":true}]`))
 	if got := pub.Messages(); len(got) != 0 {
 		t.Errorf("publisher got %v with exclude_me defaulting to true", got)
 	}
@@ -69,7 +60,7 @@ func TestPublishDeliversAndExcludesPublisher(t *testing.T) {
 		t.Errorf("payload = %s %s, want it passed through verbatim", ev.Args.Raw, ev.Kwargs.Raw)
 	}
 
-	b.Publish(pub, decode(t, `[16,8,{"exclude_me":false,"acknowledge":true},"com.example.t",[]]`))
+	b.Publish(pub, fakepeer.Decode(t, `[16,8,{"exclude_me":false,"acknowledge":true},"com.example.t",[]]`))
 	msgs := pub.Messages()
 	if len(msgs) != 2 || msgs[0].Type != wamp.EVENT || msgs[1].Type != wamp.PUBLISHED {
 		t.Fatalf("publisher with exclude_me=false, acknowledge=true got %v, want EVENT then PUBLISHED", msgs)
@@ -82,11 +73,11 @@ func TestPublishDeliversAndExcludesPublisher(t *testing.T) {
 func TestPublishNoAckWithoutOption(t *testing.T) {
 	b := New(Config{})
 	pub := fakepeer.New(1)
-	b.Publish(pub, decode(t, `[16,1,{},"com.example.none"]`))
+	b.Publish(pub, fakepeer.Decode(t, `[16,1,{},"com.example.none"]`))
 	if got := pub.Messages(); len(got) != 0 {
 		t.Errorf("publisher got %v without acknowledge", got)
 	}
-	b.Publish(pub, decode(t, `[16,2,{"acknowledge":true},"com.example.none"]`))
+	b.Publish(pub, fakepeer.Decode(t, `[16,2,{"acknowledge":true},"com.example.none"]`))
 	if m := pub.Last(); m == nil || m.Type != wamp.PUBLISHED || m.Request != 2 {
 		t.Errorf("got %v, want PUBLISHED for request 2 even with no subscriber", m)
 	}
@@ -101,7 +92,7 @@ func TestCrossSerializerEvent(t *testing.T) {
 		subs[ser] = p
 		subscribe(t, b, p, 1, "com.example.x")
 	}
-	b.Publish(pub, decode(t, `[16,1,{},"com.example.x",[9007199254740992,"\u0000AAEC",-1.5],{"big":18446744073709551615}]`))
+	b.Publish(pub, fakepeer.Decode(t, `[16,1,{},"com.example.x",[9007199254740992,"\u0000AAEC",-1.5],{"big":18446744073709551615}]`))
 	wantArgs := []any{int64(1 << 53), []byte{0, 1, 2}, -1.5}
 	wantKw := map[string]any{"big": uint64(1<<64 - 1)}
 	for ser, p := range subs {
@@ -137,9 +128,9 @@ func TestEventFrameSharedPerSerializer(t *testing.T) {
 	a := &framePeer{Peer: fakepeer.New(1)}
 	c := &framePeer{Peer: fakepeer.New(2)}
 	for _, p := range []*framePeer{a, c} {
-		b.Subscribe(p, decode(t, `[32,1,{},"com.example.s"]`))
+		b.Subscribe(p, fakepeer.Decode(t, `[32,1,{},"com.example.s"]`))
 	}
-	b.Publish(fakepeer.New(3), decode(t, `[16,1,{},"com.example.s",["x"]]`))
+	b.Publish(fakepeer.New(3), fakepeer.Decode(t, `[16,1,{},"com.example.s",["x"]]`))
 	if len(a.frames) != 1 || len(c.frames) != 1 {
 		t.Fatalf("frames: %d and %d, want 1 each", len(a.frames), len(c.frames))
 	}
@@ -153,19 +144,19 @@ func TestUnsubscribe(t *testing.T) {
 	p, other := fakepeer.New(1), fakepeer.New(2)
 	id := subscribe(t, b, p, 1, "com.example.u")
 
-	b.Unsubscribe(other, decode(t, fmt.Sprintf(`[34,5,%d]`, id)))
+	b.Unsubscribe(other, fakepeer.Decode(t, fmt.Sprintf(`[34,5,%d]`, id)))
 	if m := other.Last(); m == nil || m.Type != wamp.ERROR || m.URI != wamp.ErrNoSuchSubscription || m.ErrType != wamp.UNSUBSCRIBE || m.Request != 5 {
 		t.Errorf("unsubscribe of another session's subscription: got %v, want ERROR no_such_subscription", m)
 	}
-	b.Unsubscribe(p, decode(t, fmt.Sprintf(`[34,2,%d]`, id)))
+	b.Unsubscribe(p, fakepeer.Decode(t, fmt.Sprintf(`[34,2,%d]`, id)))
 	if m := p.Last(); m == nil || m.Type != wamp.UNSUBSCRIBED || m.Request != 2 {
 		t.Fatalf("got %v, want UNSUBSCRIBED", m)
 	}
-	b.Publish(other, decode(t, `[16,1,{},"com.example.u"]`))
+	b.Publish(other, fakepeer.Decode(t, `[16,1,{},"com.example.u"]`))
 	if got := p.Messages(); len(got) != 0 {
 		t.Errorf("got %v after unsubscribing", got)
 	}
-	b.Unsubscribe(p, decode(t, fmt.Sprintf(`[34,3,%d]`, id)))
+	b.Unsubscribe(p, fakepeer.Decode(t, fmt.Sprintf(`[34,3,%d]`, id)))
 	if m := p.Last(); m == nil || m.URI != wamp.ErrNoSuchSubscription {
 		t.Errorf("second unsubscribe: got %v, want no_such_subscription", m)
 	}
@@ -191,7 +182,7 @@ func TestInvalidTopics(t *testing.T) {
 	for _, c := range cases {
 		b := New(Config{StrictURIs: c.strict})
 		p := fakepeer.New(1)
-		m := decode(t, c.frame)
+		m := fakepeer.Decode(t, c.frame)
 		if m.Type == wamp.SUBSCRIBE {
 			b.Subscribe(p, m)
 		} else {
@@ -214,7 +205,7 @@ func TestRemoveSession(t *testing.T) {
 	if n := b.SubscriptionCount(); n != 1 {
 		t.Errorf("SubscriptionCount = %d, want 1 (com.b still has a subscriber)", n)
 	}
-	b.Publish(q, decode(t, `[16,1,{"exclude_me":false},"com.b"]`))
+	b.Publish(q, fakepeer.Decode(t, `[16,1,{"exclude_me":false},"com.b"]`))
 	if p.Count() != 2 {
 		t.Errorf("removed session received %d frames, want only its 2 SUBSCRIBED", p.Count())
 	}
@@ -231,7 +222,7 @@ func BenchmarkPublish(b *testing.B) {
 			br := New(Config{})
 			for i := 0; i < n; i++ {
 				p := &fakepeer.Peer{ID: wamp.ID(i + 2), Ser: wamp.JSON, Discard: true}
-				br.Subscribe(p, decode(b, `[32,1,{},"com.example.bench"]`))
+				br.Subscribe(p, fakepeer.Decode(b, `[32,1,{},"com.example.bench"]`))
 			}
 			pub := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
 			frame := []byte(`[16,1,{},"com.example.bench",["hello",42],{"k":"v"}]`)

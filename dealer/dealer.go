@@ -3,6 +3,7 @@ package dealer
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/switchboard/switchboard/wamp"
@@ -153,7 +154,7 @@ func (d *Dealer) Unregister(p Peer, m *wamp.Message) {
 		return
 	}
 	d.removeRegLocked(reg)
-	d.bySession[sid] = removeReg(d.bySession[sid], reg)
+	d.bySession[sid] = slices.DeleteFunc(d.bySession[sid], func(x *registration) bool { return x == reg })
 	if len(d.bySession[sid]) == 0 {
 		delete(d.bySession, sid)
 	}
@@ -167,17 +168,6 @@ func (d *Dealer) removeRegLocked(reg *registration) {
 	delete(d.byID, reg.id)
 }
 
-func removeReg(list []*registration, reg *registration) []*registration {
-	for i, r := range list {
-		if r == reg {
-			last := len(list) - 1
-			list[i] = list[last]
-			list[last] = nil
-			return list[:last]
-		}
-	}
-	return list
-}
 
 // Call handles CALL: it picks the callee, records the pending call and
 // queues the INVOCATION with the caller's payload passed through.

@@ -10,18 +10,10 @@ import (
 	"github.com/switchboard/switchboard/wamp/codec"
 )
 
-func decode(t testing.TB, frame string) *wamp.Message {
-	t.Helper()
-	var m wamp.Message
-	if err := codec.For(wamp.JSON).Decode([]byte(frame), &m); err != nil {
-		t.Fatalf("decode %s: %v", frame, err)
-	}
-	return &m
-}
 
 func register(t *testing.T, d *Dealer, p *fakepeer.Peer, req int, proc string) wamp.ID {
 	t.Helper()
-	d.Register(p, decode(t, fmt.Sprintf(`[64,%d,{},%q]`, req, proc)))
+	d.Register(p, fakepeer.Decode(t, fmt.Sprintf(`[64,%d,{},%q]`, req, proc)))
 	m := p.Last()
 	if m == nil || m.Type != wamp.REGISTERED || m.Request != wamp.ID(req) {
 		t.Fatalf("register %s: got %v, want REGISTERED", proc, m)
@@ -42,7 +34,7 @@ func TestCallYieldRoundTrip(t *testing.T) {
 	callee, caller := fakepeer.New(1), fakepeer.New(2)
 	regID := register(t, d, callee, 1, "com.example.add")
 
-	d.Call(caller, decode(t, `[48,77,{},"com.example.add",[2,3],{"x":"y"}]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,77,{},"com.example.add",[2,3],{"x":"y"}]`))
 	inv := callee.Last()
 	if inv == nil || inv.Type != wamp.INVOCATION || inv.ID != regID {
 		t.Fatalf("callee got %v, want INVOCATION for registration %d", inv, regID)
@@ -53,7 +45,7 @@ func TestCallYieldRoundTrip(t *testing.T) {
 	if d.PendingCount() != 1 {
 		t.Errorf("PendingCount = %d, want 1", d.PendingCount())
 	}
-	if err := d.Yield(callee, decode(t, fmt.Sprintf(`[70,%d,{},[5]]`, inv.Request))); err != nil {
+	if err := d.Yield(callee, fakepeer.Decode(t, fmt.Sprintf(`[70,%d,{},[5]]`, inv.Request))); err != nil {
 		t.Fatalf("Yield: %v", err)
 	}
 	res := caller.Last()
@@ -64,7 +56,7 @@ func TestCallYieldRoundTrip(t *testing.T) {
 		t.Errorf("PendingCount = %d after RESULT, want 0", d.PendingCount())
 	}
 	// A second YIELD for the same request is unknown: a protocol violation.
-	err := d.Yield(callee, decode(t, fmt.Sprintf(`[70,%d,{},[5]]`, inv.Request)))
+	err := d.Yield(callee, fakepeer.Decode(t, fmt.Sprintf(`[70,%d,{},[5]]`, inv.Request)))
 	if we, ok := err.(*wamp.Error); !ok || we.URI != wamp.ErrProtocolViolation {
 		t.Errorf("duplicate YIELD: err = %v, want protocol_violation", err)
 	}
@@ -74,9 +66,9 @@ func TestCalleeError(t *testing.T) {
 	d := New(Config{})
 	callee, caller := fakepeer.New(1), fakepeer.New(2)
 	register(t, d, callee, 1, "com.example.fail")
-	d.Call(caller, decode(t, `[48,9,{},"com.example.fail"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,9,{},"com.example.fail"]`))
 	inv := callee.Last()
-	if err := d.Error(callee, decode(t, fmt.Sprintf(`[8,68,%d,{"x":1},"com.example.error.bad",["why"],{"code":7}]`, inv.Request))); err != nil {
+	if err := d.Error(callee, fakepeer.Decode(t, fmt.Sprintf(`[8,68,%d,{"x":1},"com.example.error.bad",["why"],{"code":7}]`, inv.Request))); err != nil {
 		t.Fatal(err)
 	}
 	m := caller.Last()
@@ -86,7 +78,7 @@ func TestCalleeError(t *testing.T) {
 	if string(m.Args.Raw) != `["why"]` || string(m.Kwargs.Raw) != `{"code":7}` {
 		t.Errorf("error payload %s %s not passed through", m.Args.Raw, m.Kwargs.Raw)
 	}
-	if err := d.Error(callee, decode(t, `[8,68,999,{},"com.example.error.bad"]`)); err == nil {
+	if err := d.Error(callee, fakepeer.Decode(t, `[8,68,999,{},"com.example.error.bad"]`)); err == nil {
 		t.Error("ERROR for an unknown invocation was accepted")
 	}
 }
@@ -95,17 +87,17 @@ func TestRegisterErrors(t *testing.T) {
 	d := New(Config{StrictURIs: true})
 	p, q := fakepeer.New(1), fakepeer.New(2)
 	register(t, d, p, 1, "com.example.proc")
-	d.Register(q, decode(t, `[64,2,{},"com.example.proc"]`))
+	d.Register(q, fakepeer.Decode(t, `[64,2,{},"com.example.proc"]`))
 	wantError(t, q, wamp.REGISTER, 2, wamp.ErrProcedureAlreadyExists)
-	d.Register(q, decode(t, `[64,3,{},"com.Example.proc"]`))
+	d.Register(q, fakepeer.Decode(t, `[64,3,{},"com.Example.proc"]`))
 	wantError(t, q, wamp.REGISTER, 3, wamp.ErrInvalidURI)
-	d.Register(q, decode(t, `[64,4,{},"wamp.session.count"]`))
+	d.Register(q, fakepeer.Decode(t, `[64,4,{},"wamp.session.count"]`))
 	wantError(t, q, wamp.REGISTER, 4, wamp.ErrInvalidURI)
-	d.Register(q, decode(t, `[64,5,{"invoke":"roundrobin"},"com.example.rr"]`))
+	d.Register(q, fakepeer.Decode(t, `[64,5,{"invoke":"roundrobin"},"com.example.rr"]`))
 	wantError(t, q, wamp.REGISTER, 5, wamp.ErrOptionNotAllowed)
-	d.Call(q, decode(t, `[48,6,{},"com.example.none"]`))
+	d.Call(q, fakepeer.Decode(t, `[48,6,{},"com.example.none"]`))
 	wantError(t, q, wamp.CALL, 6, wamp.ErrNoSuchProcedure)
-	d.Call(q, decode(t, `[48,7,{},"com..x"]`))
+	d.Call(q, fakepeer.Decode(t, `[48,7,{},"com..x"]`))
 	wantError(t, q, wamp.CALL, 7, wamp.ErrInvalidURI)
 }
 
@@ -113,13 +105,13 @@ func TestUnregister(t *testing.T) {
 	d := New(Config{})
 	p, q := fakepeer.New(1), fakepeer.New(2)
 	id := register(t, d, p, 1, "com.example.u")
-	d.Unregister(q, decode(t, fmt.Sprintf(`[66,2,%d]`, id)))
+	d.Unregister(q, fakepeer.Decode(t, fmt.Sprintf(`[66,2,%d]`, id)))
 	wantError(t, q, wamp.UNREGISTER, 2, wamp.ErrNoSuchRegistration)
-	d.Unregister(p, decode(t, fmt.Sprintf(`[66,3,%d]`, id)))
+	d.Unregister(p, fakepeer.Decode(t, fmt.Sprintf(`[66,3,%d]`, id)))
 	if m := p.Last(); m == nil || m.Type != wamp.UNREGISTERED || m.Request != 3 {
 		t.Fatalf("got %v, want UNREGISTERED", m)
 	}
-	d.Call(q, decode(t, `[48,4,{},"com.example.u"]`))
+	d.Call(q, fakepeer.Decode(t, `[48,4,{},"com.example.u"]`))
 	wantError(t, q, wamp.CALL, 4, wamp.ErrNoSuchProcedure)
 	// The URI is free again for anyone.
 	register(t, d, q, 5, "com.example.u")
@@ -129,8 +121,8 @@ func TestCalleeLeavesWithPendingCalls(t *testing.T) {
 	d := New(Config{})
 	callee, caller := fakepeer.New(1), fakepeer.New(2)
 	register(t, d, callee, 1, "com.example.slow")
-	d.Call(caller, decode(t, `[48,1,{},"com.example.slow"]`))
-	d.Call(caller, decode(t, `[48,2,{},"com.example.slow"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,1,{},"com.example.slow"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,2,{},"com.example.slow"]`))
 	d.RemoveSession(callee.ID)
 	msgs := caller.Messages()
 	if len(msgs) != 2 {
@@ -149,7 +141,7 @@ func TestCalleeLeavesWithPendingCalls(t *testing.T) {
 	if d.RegistrationCount() != 0 || d.PendingCount() != 0 {
 		t.Errorf("after leave: %d registrations, %d pending; want 0, 0", d.RegistrationCount(), d.PendingCount())
 	}
-	d.Call(caller, decode(t, `[48,3,{},"com.example.slow"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,3,{},"com.example.slow"]`))
 	wantError(t, caller, wamp.CALL, 3, wamp.ErrNoSuchProcedure)
 }
 
@@ -157,10 +149,10 @@ func TestCallerLeavesThenYield(t *testing.T) {
 	d := New(Config{})
 	callee, caller := fakepeer.New(1), fakepeer.New(2)
 	register(t, d, callee, 1, "com.example.p")
-	d.Call(caller, decode(t, `[48,1,{},"com.example.p"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,1,{},"com.example.p"]`))
 	inv := callee.Last()
 	d.RemoveSession(caller.ID)
-	if err := d.Yield(callee, decode(t, fmt.Sprintf(`[70,%d,{}]`, inv.Request))); err != nil {
+	if err := d.Yield(callee, fakepeer.Decode(t, fmt.Sprintf(`[70,%d,{}]`, inv.Request))); err != nil {
 		t.Errorf("late YIELD after the caller left: %v, want it swallowed", err)
 	}
 	if n := caller.Count(); n != 0 {
@@ -173,10 +165,10 @@ func TestInvocationSendFails(t *testing.T) {
 	callee, caller := fakepeer.New(1), fakepeer.New(2)
 	register(t, d, callee, 1, "com.example.big")
 	callee.Refuse(fmt.Errorf("queue: %w", ErrTooLarge))
-	d.Call(caller, decode(t, `[48,1,{},"com.example.big"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,1,{},"com.example.big"]`))
 	wantError(t, caller, wamp.CALL, 1, wamp.ErrPayloadSizeExceeded)
 	callee.Refuse(nil)
-	d.Call(caller, decode(t, `[48,2,{},"com.example.big"]`))
+	d.Call(caller, fakepeer.Decode(t, `[48,2,{},"com.example.big"]`))
 	wantError(t, caller, wamp.CALL, 2, wamp.ErrCanceled)
 	if d.PendingCount() != 0 {
 		t.Errorf("PendingCount = %d, want 0", d.PendingCount())
@@ -189,7 +181,7 @@ func BenchmarkCallResult(b *testing.B) {
 	d := New(Config{})
 	callee := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
 	caller := &fakepeer.Peer{ID: 2, Ser: wamp.JSON, Discard: true}
-	d.Register(callee, decode(b, `[64,1,{},"com.example.echo"]`))
+	d.Register(callee, fakepeer.Decode(b, `[64,1,{},"com.example.echo"]`))
 	call := []byte(`[48,1,{},"com.example.echo",["hello",42],{"k":"v"}]`)
 	c := codec.For(wamp.JSON)
 	var m wamp.Message

@@ -6,6 +6,7 @@ package fakepeer
 import (
 	"errors"
 	"sync"
+	"testing"
 
 	"github.com/switchboard/switchboard/wamp"
 	"github.com/switchboard/switchboard/wamp/codec"
@@ -123,4 +124,14 @@ func (p *Peer) Count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.frames
+}
+
+// Decode parses a JSON frame as a client would have sent it.
+func Decode(t testing.TB, frame string) *wamp.Message {
+	t.Helper()
+	var m wamp.Message
+	if err := codec.For(wamp.JSON).Decode([]byte(frame), &m); err != nil {
+		t.Fatalf("decode %s: %v", frame, err)
+	}
+	return &m
 }

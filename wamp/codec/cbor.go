@@ -477,26 +477,11 @@ func (c cborCodec) Encode(dst []byte, m *wamp.Message) ([]byte, error) {
 }
 
 func (cborCodec) appendPayload(dst []byte, p *wamp.Payload, check func(any) error) ([]byte, error) {
-	raw, err := payloadRaw(p, wamp.CBOR)
-	if err != nil {
-		return dst, err
-	}
-	if raw != nil {
-		return append(dst, raw...), nil
-	}
-	if err := check(p.Value); err != nil {
-		return dst, err
-	}
-	return cborAppendValue(dst, p.Value, 0)
+	return appendPayload(dst, p, wamp.CBOR, check, cborAppendValue)
 }
 
 func (cborCodec) AppendValue(dst []byte, v any) ([]byte, error) {
-	start := len(dst)
-	dst, err := cborAppendValue(dst, v, 0)
-	if err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
+	return appendWhole(dst, v, cborAppendValue)
 }
 
 // cborAppendHead appends the shortest head for major type major and

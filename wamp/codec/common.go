@@ -266,3 +266,33 @@ func intern(b []byte) string {
 	slot.Store(&s)
 	return s
 }
+
+// valueAppender appends the encoding of one value of the wamp.Dict model at
+// nesting depth depth.
+type valueAppender func(dst []byte, v any, depth int) ([]byte, error)
+
+// appendPayload appends a payload for serializer ser: its raw bytes when
+// they are already in ser, else its (once decoded) value, checked first.
+func appendPayload(dst []byte, p *wamp.Payload, ser wamp.Serialization, check func(any) error, appendValue valueAppender) ([]byte, error) {
+	raw, err := payloadRaw(p, ser)
+	if err != nil {
+		return dst, err
+	}
+	if raw != nil {
+		return append(dst, raw...), nil
+	}
+	if err := check(p.Value); err != nil {
+		return dst, err
+	}
+	return appendValue(dst, p.Value, 0)
+}
+
+// appendWhole appends v, or nothing at all if it cannot be encoded.
+func appendWhole(dst []byte, v any, appendValue valueAppender) ([]byte, error) {
+	start := len(dst)
+	dst, err := appendValue(dst, v, 0)
+	if err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}

@@ -519,26 +519,11 @@ func (c jsonCodec) Encode(dst []byte, m *wamp.Message) ([]byte, error) {
 }
 
 func (jsonCodec) appendPayload(dst []byte, p *wamp.Payload, check func(any) error) ([]byte, error) {
-	raw, err := payloadRaw(p, wamp.JSON)
-	if err != nil {
-		return dst, err
-	}
-	if raw != nil {
-		return append(dst, raw...), nil
-	}
-	if err := check(p.Value); err != nil {
-		return dst, err
-	}
-	return jsonAppendValue(dst, p.Value, 0)
+	return appendPayload(dst, p, wamp.JSON, check, jsonAppendValue)
 }
 
 func (jsonCodec) AppendValue(dst []byte, v any) ([]byte, error) {
-	start := len(dst)
-	dst, err := jsonAppendValue(dst, v, 0)
-	if err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
+	return appendWhole(dst, v, jsonAppendValue)
 }
 
 // jsonAppendString quotes s. Invalid UTF-8, which JSON cannot carry, comes

@@ -331,26 +331,11 @@ func (c msgpackCodec) Encode(dst []byte, m *wamp.Message) ([]byte, error) {
 }
 
 func (msgpackCodec) appendPayload(dst []byte, p *wamp.Payload, check func(any) error) ([]byte, error) {
-	raw, err := payloadRaw(p, wamp.MsgPack)
-	if err != nil {
-		return dst, err
-	}
-	if raw != nil {
-		return append(dst, raw...), nil
-	}
-	if err := check(p.Value); err != nil {
-		return dst, err
-	}
-	return msgpackAppendValue(dst, p.Value, 0)
+	return appendPayload(dst, p, wamp.MsgPack, check, msgpackAppendValue)
 }
 
 func (msgpackCodec) AppendValue(dst []byte, v any) ([]byte, error) {
-	start := len(dst)
-	dst, err := msgpackAppendValue(dst, v, 0)
-	if err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
+	return appendWhole(dst, v, msgpackAppendValue)
 }
 
 // msgpackLen checks that a length fits the 32-bit sizes of MsgPack.
