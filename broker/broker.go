@@ -217,7 +217,6 @@ func (b *Broker) removeLocked(sub *subscription, sid wamp.ID) {
 	}
 }
 
-
 // SubscriptionCount returns the number of subscriptions (for tests and
 // status pages).
 func (b *Broker) SubscriptionCount() int {

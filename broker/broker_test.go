@@ -10,7 +10,6 @@ import (
 	"github.com/switchboard/switchboard/wamp/codec"
 )
 
-
 func subscribe(t *testing.T, b *Broker, p *fakepeer.Peer, req int, topic string) wamp.ID {
 	t.Helper()
 	b.Subscribe(p, fakepeer.Decode(t, fmt.Sprintf(`[32,%d,{},%q]`, req, topic)))

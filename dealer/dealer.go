@@ -168,7 +168,6 @@ func (d *Dealer) removeRegLocked(reg *registration) {
 	delete(d.byID, reg.id)
 }
 
-
 // Call handles CALL: it picks the callee, records the pending call and
 // queues the INVOCATION with the caller's payload passed through.
 func (d *Dealer) Call(caller Peer, m *wamp.Message) {

@@ -10,7 +10,6 @@ import (
 	"github.com/switchboard/switchboard/wamp/codec"
 )
 
-
 func register(t *testing.T, d *Dealer, p *fakepeer.Peer, req int, proc string) wamp.ID {
 	t.Helper()
 	d.Register(p, fakepeer.Decode(t, fmt.Sprintf(`[64,%d,{},%q]`, req, proc)))
