@@ -78,6 +78,15 @@ func replyError(p Peer, req wamp.Type, id wamp.ID, uri wamp.URI, msg string) {
 	_ = p.Send(&wamp.Message{Type: wamp.ERROR, ErrType: req, Request: id, URI: uri, Details: wamp.Dict{"message": msg}})
 }
 
+// replyWAMPError answers with the URI and message of err, a *wamp.Error.
+func replyWAMPError(p Peer, req wamp.Type, id wamp.ID, err error) {
+	we, ok := err.(*wamp.Error)
+	if !ok {
+		we = wamp.NewError(wamp.ErrInvalidArgument, err.Error())
+	}
+	replyError(p, req, id, we.URI, we.Msg)
+}
+
 // Publish handles PUBLISH from pub. m borrows the publisher's frame; every
 // EVENT is encoded before Publish returns. One frame is encoded per
 // serializer and shared by all subscribers that speak it.
@@ -90,7 +99,16 @@ func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 		replyError(pub, wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, "topics under wamp. are reserved for the router")
 		return
 	}
-	excludeMe := wamp.Bool(m.Details, "exclude_me", true)
+	excludeMe, err := wamp.OptBool(m.Details, "exclude_me", true)
+	if err != nil {
+		replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
+		return
+	}
+	ack, err := wamp.OptBool(m.Details, "acknowledge", false)
+	if err != nil {
+		replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
+		return
+	}
 	pubID := wamp.GlobalID()
 	ev := wamp.Acquire()
 	ev.Type, ev.Publication, ev.Args, ev.Kwargs = wamp.EVENT, pubID, m.Args, m.Kwargs
@@ -102,7 +120,7 @@ func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 	}
 	b.mu.RUnlock()
 
-	if wamp.Bool(m.Details, "acknowledge", false) {
+	if ack {
 		*ev = wamp.Message{Type: wamp.PUBLISHED, Request: m.Request, ID: pubID}
 		_ = pub.Send(ev)
 	}
@@ -135,8 +153,13 @@ func (b *Broker) deliver(sub *subscription, ev *wamp.Message, self wamp.ID, excl
 
 // Subscribe handles SUBSCRIBE.
 func (b *Broker) Subscribe(p Peer, m *wamp.Message) {
-	if match := wamp.String(m.Details, "match"); match != "" && match != wamp.MatchExact {
-		replyError(p, wamp.SUBSCRIBE, m.Request, wamp.ErrOptionNotAllowed, "match policy "+match+" is not supported")
+	match, err := wamp.OptString(m.Details, "match")
+	if err != nil {
+		replyWAMPError(p, wamp.SUBSCRIBE, m.Request, err)
+		return
+	}
+	if match != "" && match != wamp.MatchExact {
+		replyError(p, wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidArgument, "match policy "+match+" is not supported")
 		return
 	}
 	if !wamp.ValidURI(m.URI, b.cfg.StrictURIs, false) {

@@ -110,14 +110,31 @@ func replyError(p Peer, req wamp.Type, id wamp.ID, uri wamp.URI, msg string) {
 	_ = p.Send(&wamp.Message{Type: wamp.ERROR, ErrType: req, Request: id, URI: uri, Details: wamp.Dict{"message": msg}})
 }
 
+// replyWAMPError answers with the URI and message of err, a *wamp.Error.
+func replyWAMPError(p Peer, req wamp.Type, id wamp.ID, err error) {
+	we, ok := err.(*wamp.Error)
+	if !ok {
+		we = wamp.NewError(wamp.ErrInvalidArgument, err.Error())
+	}
+	replyError(p, req, id, we.URI, we.Msg)
+}
+
 // Register handles REGISTER.
 func (d *Dealer) Register(p Peer, m *wamp.Message) {
-	if match := wamp.String(m.Details, "match"); match != "" && match != wamp.MatchExact {
-		replyError(p, wamp.REGISTER, m.Request, wamp.ErrOptionNotAllowed, "match policy "+match+" is not supported")
+	match, err := wamp.OptString(m.Details, "match")
+	if err == nil && match != "" && match != wamp.MatchExact {
+		err = wamp.NewError(wamp.ErrInvalidArgument, "match policy "+match+" is not supported")
+	}
+	if err != nil {
+		replyWAMPError(p, wamp.REGISTER, m.Request, err)
 		return
 	}
-	if invoke := wamp.String(m.Details, "invoke"); invoke != "" && invoke != "single" {
-		replyError(p, wamp.REGISTER, m.Request, wamp.ErrOptionNotAllowed, "invocation policy "+invoke+" is not supported")
+	invoke, err := wamp.OptString(m.Details, "invoke")
+	if err == nil && invoke != "" && invoke != "single" {
+		err = wamp.NewError(wamp.ErrInvalidArgument, "invocation policy "+invoke+" is not supported")
+	}
+	if err != nil {
+		replyWAMPError(p, wamp.REGISTER, m.Request, err)
 		return
 	}
 	if !wamp.ValidURI(m.URI, d.cfg.StrictURIs, false) {

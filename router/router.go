@@ -52,7 +52,7 @@ type Router struct {
 	lns       []net.Listener
 	servers   []*http.Server
 
-	conns map[transport.Conn]struct{} // live connections, joined or not
+	conns map[transport.Conn]bool // live connections: true once joined
 
 	serving  sync.WaitGroup // accept loops
 	sessions sync.WaitGroup // live connections
@@ -72,7 +72,7 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 		log:    log,
 		realms: make(map[wamp.URI]*realm.Realm, len(cfg.Realms)),
 		ids:    make(map[wamp.ID]struct{}),
-		conns:  make(map[transport.Conn]struct{}),
+		conns:  make(map[transport.Conn]bool),
 	}
 	q := cfg.Limits.Queue
 	r.sessCfg = session.Config{
@@ -229,7 +229,7 @@ func (r *Router) serveConn(c transport.Conn) {
 		return
 	}
 	r.sessions.Add(1)
-	r.conns[c] = struct{}{}
+	r.conns[c] = false
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -237,12 +237,29 @@ func (r *Router) serveConn(c transport.Conn) {
 		r.mu.Unlock()
 		r.sessions.Done()
 	}()
-	session.Serve(c, r.sessCfg, r)
+	session.Serve(c, r.sessCfg, joiner{r: r, c: c})
 }
 
-// Join implements session.Joiner: it finds the realm and gives the session
-// a router-wide unique id.
-func (r *Router) Join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {
+// joiner admits the session of one connection and marks the connection
+// joined, so that Shutdown knows which connections will hear GOODBYE and
+// which it must close itself.
+type joiner struct {
+	r *Router
+	c transport.Conn
+}
+
+func (j joiner) Join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {
+	h, welcome, err := j.r.join(s, name, details)
+	if err == nil {
+		j.r.mu.Lock()
+		j.r.conns[j.c] = true
+		j.r.mu.Unlock()
+	}
+	return h, welcome, err
+}
+
+// join finds the realm and gives the session a router-wide unique id.
+func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {
 	rl := r.realms[name]
 	if rl == nil {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", name))
@@ -298,6 +315,13 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}
 	r.closing = true
 	r.closeListenersLocked()
+	// Connections that have not joined hear no GOODBYE: close them now
+	// rather than let one that never sends HELLO hold the shutdown up.
+	for c, joined := range r.conns {
+		if !joined {
+			_ = c.Close(transport.CloseGoingAway, "shutting down")
+		}
+	}
 	r.mu.Unlock()
 	r.serving.Wait()
 

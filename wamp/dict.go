@@ -64,3 +64,31 @@ func Dig(d Dict, keys ...string) any {
 	}
 	return v
 }
+
+// OptBool reads a boolean option: def when absent, an invalid_argument
+// *Error naming the option when it is there but not a bool.
+func OptBool(d Dict, key string, def bool) (bool, error) {
+	v, ok := d[key]
+	if !ok {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return def, NewError(ErrInvalidArgument, "option "+key+" must be a boolean")
+	}
+	return b, nil
+}
+
+// OptString reads a string option: "" when absent, an invalid_argument
+// *Error naming the option when it is there but not a string.
+func OptString(d Dict, key string) (string, error) {
+	v, ok := d[key]
+	if !ok {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", NewError(ErrInvalidArgument, "option "+key+" must be a string")
+	}
+	return s, nil
+}

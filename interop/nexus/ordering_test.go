@@ -160,25 +160,56 @@ func TestSubscriptionSharing(t *testing.T) {
 	}
 }
 
-// TestReRegisterAfterLeave: once a callee's GOODBYE has been answered, its
-// registrations are gone, so another session may at once register the same
-// procedure and a call no longer reaches the old callee.
+// TestReRegisterAfterLeave: once the router has answered a callee's GOODBYE
+// the session has ended (sessions.md), so its registrations are gone:
+// another session may at once register the same procedure. With nexus,
+// each round is a callee that registers and closes, then the next one; the
+// raw variant has the next callee joined already and sends REGISTER the
+// moment the GOODBYE answer arrives.
 func TestReRegisterAfterLeave(t *testing.T) {
 	r := startRouter(t, nil)
-	proc := uniq(t, "proc")
-	noop := func(context.Context, *wamp.Invocation) client.InvokeResult { return client.InvokeResult{} }
-	for i := range 30 {
-		kind, ser := transportKinds[i%3], serializers[(i/3)%3]
-		c, err := dial(urlOf(t, r, kind), ser, "realm1")
-		if err != nil {
-			t.Fatalf("round %d: connect: %v", i, err)
+	t.Run("nexus", func(t *testing.T) {
+		proc := uniq(t, "proc")
+		noop := func(context.Context, *wamp.Invocation) client.InvokeResult { return client.InvokeResult{} }
+		for i := range 30 {
+			kind, ser := transportKinds[i%3], serializers[(i/3)%3]
+			c, err := dial(urlOf(t, r, kind), ser, "realm1")
+			if err != nil {
+				t.Fatalf("round %d: connect: %v", i, err)
+			}
+			if err := c.Register(proc, noop, nil); err != nil {
+				_ = c.Close()
+				t.Fatalf("round %d (%s %s): register right after the previous callee left: %v", i, kind, ser.name, err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatalf("round %d: close: %v", i, err)
+			}
 		}
-		if err := c.Register(proc, noop, nil); err != nil {
-			_ = c.Close()
-			t.Fatalf("round %d (%s %s): register right after the previous callee left: %v", i, kind, ser.name, err)
+	})
+	t.Run("raw", func(t *testing.T) {
+		proc := uniq(t, "proc")
+		register := func(c *rawClient) wamp.Message {
+			req := c.nextID()
+			c.send(&wamp.Register{Request: req, Options: wamp.Dict{}, Procedure: wamp.URI(proc)})
+			return c.recv()
 		}
-		if err := c.Close(); err != nil {
-			t.Fatalf("round %d: close: %v", i, err)
+		old := dialRaw(t, urlOf(t, r, kindUnix), serMsgpack)
+		old.join()
+		if m, ok := register(old).(*wamp.Registered); !ok {
+			t.Fatalf("first register: %+v", m)
 		}
-	}
+		for i := range 300 {
+			next := dialRaw(t, urlOf(t, r, transportKinds[i%3]), serMsgpack)
+			next.join()
+			old.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: "wamp.close.close_realm"})
+			if m, ok := old.recv().(*wamp.Goodbye); !ok {
+				t.Fatalf("round %d: got %+v, want GOODBYE", i, m)
+			}
+			if m := register(next); m.MessageType() != wamp.REGISTERED {
+				t.Fatalf("round %d: REGISTER right after the previous callee's GOODBYE was answered: got %v %+v", i, m.MessageType(), m)
+			}
+			old.expectClosed()
+			old = next
+		}
+	})
 }
