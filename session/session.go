@@ -308,6 +308,17 @@ func (s *Session) SetIdentity(id Identity) {
 	s.log = s.log.With("session", uint64(id.ID), "realm", string(id.Realm))
 }
 
+// Auth returns the session's authid and authrole (the broker's and dealer's
+// peer interfaces, for black/white-listing and disclosure).
+func (s *Session) Auth() (authid, authrole string) { return s.AuthID, s.AuthRole }
+
+// HasFeature reports whether the peer announced feature for role in HELLO
+// (Details.roles.<role>.features.<feature> == true).
+func (s *Session) HasFeature(role, feature string) bool {
+	v, _ := wamp.Dig(s.HelloDetails, "roles", role, "features", feature).(bool)
+	return v
+}
+
 // NextRequestID returns a fresh id of this session's scope.
 func (s *Session) NextRequestID() wamp.ID { return s.reqIDs.Next() }
 

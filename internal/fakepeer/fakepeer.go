@@ -21,6 +21,11 @@ type Peer struct {
 	Ser wamp.Serialization
 	// Discard, when set, counts messages without decoding (benchmarks).
 	Discard bool
+	// AuthID and AuthRole are what Auth returns.
+	AuthID, AuthRole string
+	// Features are the announced features, as "role.feature" keys, that
+	// HasFeature reports.
+	Features map[string]bool
 
 	reqs wamp.IDGen
 
@@ -39,6 +44,12 @@ func (p *Peer) SessionID() wamp.ID { return p.ID }
 
 // Serialization implements broker.Peer.
 func (p *Peer) Serialization() wamp.Serialization { return p.Ser }
+
+// Auth implements the Peer interfaces.
+func (p *Peer) Auth() (authid, authrole string) { return p.AuthID, p.AuthRole }
+
+// HasFeature implements the Peer interfaces.
+func (p *Peer) HasFeature(role, feature string) bool { return p.Features[role+"."+feature] }
 
 // NextRequestID implements dealer.Peer.
 func (p *Peer) NextRequestID() wamp.ID { return p.reqs.Next() }
