@@ -338,10 +338,14 @@ func (r *Router) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		r.mu.Lock()
+		conns := make([]transport.Conn, 0, len(r.conns))
 		for c := range r.conns {
-			_ = c.Close(transport.CloseGoingAway, "shutdown deadline")
+			conns = append(conns, c)
 		}
 		r.mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close(transport.CloseGoingAway, "shutdown deadline")
+		}
 		<-done
 		return fmt.Errorf("router: shutdown: %w", ctx.Err())
 	}

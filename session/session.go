@@ -125,8 +125,14 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 	go s.writeLoop()
 	h := s.handshake(j)
 	if h != nil {
-		s.readLoop(h)
+		peerGoodbye := s.readLoop(h)
+		// Leave before the GOODBYE reply: once the peer has it, the
+		// session is over, and its registrations must be gone for anyone
+		// who registers or calls next.
 		h.Leave(s)
+		if peerGoodbye {
+			_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, URI: wamp.ErrGoodbyeAndOut})
+		}
 		s.log.Info("session left", "dropped_events", s.dropped.Load())
 	}
 	s.flushAndClose(transport.CloseNormal, "")
@@ -210,33 +216,32 @@ var clientMessage = [256]bool{
 	wamp.UNREGISTER: true, wamp.YIELD: true, wamp.ERROR: true,
 }
 
-func (s *Session) readLoop(h Handler) {
+// readLoop dispatches messages until the session ends. It reports whether
+// the peer said GOODBYE first, so that Serve answers it.
+func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 	var m wamp.Message
 	for {
 		frame, err := s.conn.Read()
 		if err != nil {
 			s.logReadError(err)
-			return
+			return false
 		}
 		if err := s.codec.Decode(frame, &m); err != nil {
 			s.abort(wamp.ErrProtocolViolation, err.Error())
-			return
+			return false
 		}
 		switch {
 		case m.Type == wamp.GOODBYE:
 			s.mu.Lock()
 			replied := s.goodbyeSent
 			s.mu.Unlock()
-			if !replied {
-				_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, URI: wamp.ErrGoodbyeAndOut})
-			}
-			return
+			return !replied
 		case m.Type == wamp.ABORT:
 			s.log.Info("peer aborted", "reason", m.URI)
-			return
+			return false
 		case !clientMessage[m.Type]:
 			s.abort(wamp.ErrProtocolViolation, fmt.Sprintf("unexpected %v from a client", m.Type))
-			return
+			return false
 		}
 		if err := h.Handle(s, &m); err != nil {
 			var we *wamp.Error
@@ -244,7 +249,7 @@ func (s *Session) readLoop(h Handler) {
 				we = wamp.NewError(wamp.ErrProtocolViolation, err.Error())
 			}
 			s.abort(we.URI, we.Msg)
-			return
+			return false
 		}
 	}
 }

@@ -230,12 +230,30 @@ func (c *conn) Close(code CloseCode, reason string) error {
 		return nil
 	}
 	c.stopPinger()
-	if !c.acquireWrite(closeLinger) {
-		// The writer is stuck on a peer that does not read; a close frame
-		// would queue behind it. Cutting the connection unblocks the writer.
-		c.closeNow()
-		return nil
+	select {
+	case c.wsem <- struct{}{}:
+		return c.closeWriting(code, reason)
+	default:
 	}
+	// A write is in progress, maybe stuck on a peer that does not read.
+	// Close is called from publishers and realm code that must never wait
+	// on one peer, so the close frame waits for the writer in the
+	// background, and if the writer stays stuck the connection is cut,
+	// which unblocks it.
+	go func() {
+		if !c.acquireWrite(closeLinger) {
+			c.closeNow()
+			return
+		}
+		_ = c.closeWriting(code, reason)
+	}()
+	return nil
+}
+
+// closeWriting sends the close frame and half-closes the stream, then
+// gives the peer closeLinger to answer. The write semaphore must be held;
+// closeWriting releases it.
+func (c *conn) closeWriting(code CloseCode, reason string) error {
 	// After a failed write the stream may end mid-frame: nothing more can
 	// be said on it.
 	broken := c.werr != nil

@@ -340,7 +340,7 @@ func TestMaxMessageSize(t *testing.T) {
 			t.Run("over the limit", func(t *testing.T) {
 				c := dialRaw(t, url, serJSON)
 				c.join()
-				c.writeFrame(publish(1, limit+1000))
+				c.writeFrame(publish(1, limit+1))
 				err := c.expectClosed()
 				if kind == kindWS {
 					var ce wsutil.ClosedError
