@@ -84,6 +84,35 @@ func statusKiB(b []byte, key string) int64 {
 	return 0
 }
 
+// machineBusy returns the CPU time all processors of the machine spent
+// busy (everything but idle and iowait), from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	// guest and guest_nice are already counted in user and nice.
+	if len(f) > 10 {
+		for _, v := range f[9:11] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			busy -= n
+		}
+	}
+	return time.Duration(busy) * clockTick
+}
+
 // selfCPU returns the CPU time of this process, all threads.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage

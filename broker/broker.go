@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/switchboard/switchboard/wamp"
 	"github.com/switchboard/switchboard/wamp/codec"
@@ -18,17 +19,9 @@ type Peer interface {
 	SendEvent(frame []byte)
 	// Send encodes and queues a reply to this peer.
 	Send(m *wamp.Message) error
-}
-
-// Config configures a Broker.
-type Config struct {
-	// StrictURIs checks topics with the strict URI rules. Zero value: loose.
-	StrictURIs bool
-	// IDs numbers subscriptions. Share one across the router so that ids
-	// are of router scope. Nil means a broker-local generator.
-	IDs *wamp.IDGen
-	// Logger for encoding failures. Nil means discard.
-	Logger *slog.Logger
+	// Auth returns the peer's authid and authrole, for black/white-listing
+	// by authid and authrole and for publisher disclosure.
+	Auth() (authid, authrole string)
 }
 
 // Broker is the pub/sub router of one realm.
@@ -37,40 +30,76 @@ type Broker struct {
 	log *slog.Logger
 
 	mu        sync.RWMutex
-	topics    map[wamp.URI]*subscription
+	idx       *index
 	byID      map[wamp.ID]*subscription
 	bySession map[wamp.ID][]*subscription
+
+	// ret is read and written under mu (read-locked by Publish, so it has
+	// a lock of its own; lock order mu -> ret.mu).
+	ret   retainStore
+	hooks hookQueue
 }
 
 // subscription is one (topic, match) with all its subscribers; the
-// specification has subscribers of the same topic share one id.
+// specification has subscribers of the same topic and policy share one id.
 type subscription struct {
-	id    wamp.ID
-	topic wamp.URI
-	subs  []Peer
+	id      wamp.ID
+	uri     wamp.URI
+	match   string // wamp.MatchExact, MatchPrefix or MatchWildcard
+	created time.Time
+	subs    []Peer
+	// hist, when set, keeps the last events (Config.History); such a
+	// subscription is created with the broker and never deleted.
+	hist *history
 }
 
-// New returns an empty broker.
+// New returns an empty broker, or the subscriptions that Config.History
+// asks for. It panics if cfg does not Validate: the config loader
+// validates realm settings first, so an invalid Config here is a bug.
 func New(cfg Config) *Broker {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
 	if cfg.IDs == nil {
 		cfg.IDs = new(wamp.IDGen)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Broker{
+	if cfg.MaxRetained == 0 {
+		cfg.MaxRetained = DefaultMaxRetained
+	}
+	if cfg.MaxRetainedBytes == 0 {
+		cfg.MaxRetainedBytes = DefaultMaxRetainedBytes
+	}
+	b := &Broker{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		topics:    make(map[wamp.URI]*subscription),
+		idx:       newIndex(cfg.MatchCache),
 		byID:      make(map[wamp.ID]*subscription),
 		bySession: make(map[wamp.ID][]*subscription),
+		ret:       retainStore{max: cfg.MaxRetained, maxBytes: cfg.MaxRetainedBytes},
+		hooks:     hookQueue{h: cfg.Hooks},
 	}
+	for _, h := range cfg.History {
+		match, _ := parseMatch(h.Match)
+		sub := b.newSubLocked(h.Topic, match)
+		sub.hist = newHistory(h.Limit)
+	}
+	return b
 }
 
 // Features is what the broker announces in WELCOME: only what it does.
+// Publication trust levels are not announced: the broker assigns none.
+// subscription_meta_api and event_history are announced by whoever serves
+// the meta procedures, since the broker only provides their data.
 func Features() wamp.Dict {
 	return wamp.Dict{"features": map[string]any{
-		"publisher_exclusion": true,
+		"publisher_exclusion":           true,
+		"subscriber_blackwhite_listing": true,
+		"publisher_identification":      true,
+		"pattern_based_subscription":    true,
+		"event_retention":               true,
 	}}
 }
 
@@ -87,53 +116,167 @@ func replyWAMPError(p Peer, req wamp.Type, id wamp.ID, err error) {
 	replyError(p, req, id, we.URI, we.Msg)
 }
 
+// publisher is who published, as far as the events may tell.
+type publisher struct {
+	id               wamp.ID // 0 for the router itself (Emit)
+	disclose         bool
+	authid, authrole string
+	excludeMe        bool
+}
+
+// details returns the EVENT details for one publication: d (nil or the
+// pattern's topic) with the publisher's identity added when disclosed. The
+// dict is shared by every frame and the history: nothing changes it after.
+func (pi *publisher) details(d wamp.Dict) wamp.Dict {
+	if !pi.disclose {
+		return d
+	}
+	if d == nil {
+		d = make(wamp.Dict, 3)
+	}
+	d["publisher"] = pi.id
+	if pi.authid != "" {
+		d["publisher_authid"] = pi.authid
+	}
+	if pi.authrole != "" {
+		d["publisher_authrole"] = pi.authrole
+	}
+	return d
+}
+
 // Publish handles PUBLISH from pub. m borrows the publisher's frame; every
 // EVENT is encoded before Publish returns. One frame is encoded per
-// serializer and shared by all subscribers that speak it.
+// (subscription, serializer) and shared by all its subscribers that speak
+// that serializer.
 func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 	if !wamp.ValidURI(m.URI, b.cfg.StrictURIs, false) {
-		replyError(pub, wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, "invalid topic URI "+string(m.URI))
+		replyError(pub, wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, "invalid topic URI "+quote(string(m.URI)))
 		return
 	}
 	if m.URI.Reserved() {
 		replyError(pub, wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, "topics under wamp. are reserved for the router")
 		return
 	}
-	excludeMe, err := wamp.OptBool(m.Details, "exclude_me", true)
-	if err != nil {
-		replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
-		return
+	o := pubOptions{excludeMe: true}
+	if len(m.Details) > 0 {
+		if err := o.parse(m.Details); err != nil {
+			replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
+			return
+		}
 	}
-	ack, err := wamp.OptBool(m.Details, "acknowledge", false)
-	if err != nil {
-		replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
-		return
+	// pc lives on the stack: it holds the filter and publisher by value
+	// so that nothing of it escapes with what the history keeps.
+	pc := pubCtx{f: o.filter, pi: publisher{id: pub.SessionID(), excludeMe: o.excludeMe, disclose: o.discloseMe}}
+	switch b.cfg.Disclose {
+	case DiscloseAlways:
+		pc.pi.disclose = true
+	case DiscloseNever:
+		if o.discloseMe {
+			replyError(pub, wamp.PUBLISH, m.Request, ErrOptionDisallowedDiscloseMe, "this realm does not disclose publishers")
+			return
+		}
 	}
-	pubID := wamp.GlobalID()
-	ev := wamp.Acquire()
-	ev.Type, ev.Publication, ev.Args, ev.Kwargs = wamp.EVENT, pubID, m.Args, m.Kwargs
-	self := pub.SessionID()
-
-	b.mu.RLock()
-	if sub := b.topics[m.URI]; sub != nil {
-		b.deliver(sub, ev, self, excludeMe)
+	if pc.pi.disclose {
+		pc.pi.authid, pc.pi.authrole = pub.Auth()
 	}
-	b.mu.RUnlock()
-
-	if ack {
-		*ev = wamp.Message{Type: wamp.PUBLISHED, Request: m.Request, ID: pubID}
-		_ = pub.Send(ev)
+	pubID := b.publish(&pc, m.URI, m.Args, m.Kwargs, o.retain)
+	if o.ack {
+		ack := wamp.Acquire()
+		ack.Type, ack.Request, ack.ID = wamp.PUBLISHED, m.Request, pubID
+		_ = pub.Send(ack)
+		wamp.Release(ack)
 	}
-	wamp.Release(ev)
 }
 
-// deliver queues ev to the subscribers of sub. b.mu must be held (read).
-func (b *Broker) deliver(sub *subscription, ev *wamp.Message, self wamp.ID, excludeMe bool) {
+// Emit publishes an event of the router itself (a meta event) to topic,
+// which may be under wamp.; the sessions in exclude do not receive it. args
+// and kwargs are built by the router (Payload.Value). It is safe to call
+// from Hooks. It returns the publication id.
+func (b *Broker) Emit(topic wamp.URI, args, kwargs wamp.Payload, exclude []wamp.ID) wamp.ID {
+	var pc pubCtx
+	if len(exclude) > 0 {
+		pc.f.exclude = idSet{on: true, ids: exclude}
+		pc.f.active = true
+	}
+	return b.publish(&pc, topic, args, kwargs, false)
+}
+
+// pubCtx is one publication on its way to the subscriptions it matches.
+type pubCtx struct {
+	f      filter
+	pi     publisher
+	ev     *wamp.Message
+	topic  wamp.URI
+	now    time.Time
+	copied bool // args and kwargs below hold own copies of the payload
+	args   wamp.Payload
+	kwargs wamp.Payload
+}
+
+// publish delivers one publication whose filter and publisher pc holds.
+func (b *Broker) publish(pc *pubCtx, topic wamp.URI, args, kwargs wamp.Payload, retain bool) wamp.ID {
+	pubID := wamp.GlobalID()
+	ev := wamp.Acquire()
+	ev.Type, ev.Publication, ev.Args, ev.Kwargs = wamp.EVENT, pubID, args, kwargs
+	pc.ev, pc.topic = ev, topic
+	pi := &pc.pi
+
+	b.mu.RLock()
+	if sub := b.idx.exact[topic]; sub != nil {
+		ev.Details = pi.details(nil)
+		b.deliver(sub, pc)
+	}
+	if b.idx.patterns() {
+		var buf [8]*subscription
+		if subs := b.idx.matchPatterns(topic, buf[:0]); len(subs) > 0 {
+			// Pattern subscribers learn the concrete topic.
+			ev.Details = pi.details(wamp.Dict{"topic": string(topic)})
+			for _, sub := range subs {
+				b.deliver(sub, pc)
+			}
+		}
+	}
+	if retain {
+		// Stored under the read lock, so that a SUBSCRIBE (write lock)
+		// with get_retained sees either this event live or retained,
+		// never neither.
+		b.ret.put(&retainedEvent{
+			topic: topic, pubID: pubID, args: pc.ownArgs(), kwargs: pc.kwargs,
+			pub: pc.pi, filter: pc.f,
+		})
+	}
+	b.mu.RUnlock()
+	wamp.Release(ev)
+	return pubID
+}
+
+// ownArgs copies the payload out of the publisher's frame, once per
+// publication, for what outlives Publish (retained event, history).
+func (pc *pubCtx) ownArgs() wamp.Payload {
+	if !pc.copied {
+		pc.args, pc.kwargs = pc.ev.Args.Clone(), pc.ev.Kwargs.Clone()
+		pc.copied = true
+	}
+	return pc.args
+}
+
+// deliver queues pc's event to the subscribers of sub and records it in
+// sub's history. b.mu must be held (read).
+func (b *Broker) deliver(sub *subscription, pc *pubCtx) {
 	var frames [4][]byte // indexed by wamp.Serialization
+	ev := pc.ev
 	ev.ID = sub.id
 	size := 32 + len(ev.Args.Raw) + len(ev.Kwargs.Raw)
+	if ev.Details != nil {
+		size += 64 + len(pc.topic)
+	}
+	// The checks are hoisted out of the loop, which runs once per
+	// subscriber: with no lists it costs what it did before they existed.
+	excludeMe, self := pc.pi.excludeMe, pc.pi.id
+	f := &pc.f
+	filtered := f.active
 	for _, p := range sub.subs {
-		if excludeMe && p.SessionID() == self {
+		if excludeMe && p.SessionID() == self || filtered && !f.allows(p) {
 			continue
 		}
 		ser := p.Serialization()
@@ -149,39 +292,71 @@ func (b *Broker) deliver(sub *subscription, ev *wamp.Message, self wamp.ID, excl
 		}
 		p.SendEvent(f)
 	}
+	// Events with black/white-lists are not kept: GetEvents cannot know
+	// who will read them, and the specification warns that session-based
+	// lists would leak to later sessions.
+	if sub.hist != nil && !pc.f.active {
+		if pc.now.IsZero() {
+			pc.now = time.Now()
+		}
+		sub.hist.add(HistoryEvent{
+			Timestamp: pc.now, Subscription: sub.id, Publication: ev.Publication,
+			Topic: pc.topic, Details: ev.Details, Args: pc.ownArgs(), Kwargs: pc.kwargs,
+		})
+	}
 }
 
 // Subscribe handles SUBSCRIBE.
 func (b *Broker) Subscribe(p Peer, m *wamp.Message) {
-	match, err := wamp.OptString(m.Details, "match")
+	opt, err := wamp.OptString(m.Details, "match")
 	if err != nil {
 		replyWAMPError(p, wamp.SUBSCRIBE, m.Request, err)
 		return
 	}
-	if match != "" && match != wamp.MatchExact {
-		replyError(p, wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidArgument, "match policy "+match+" is not supported")
+	match, err := parseMatch(opt)
+	if err != nil {
+		replyWAMPError(p, wamp.SUBSCRIBE, m.Request, err)
 		return
 	}
-	if !wamp.ValidURI(m.URI, b.cfg.StrictURIs, false) {
-		replyError(p, wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, "invalid topic URI "+string(m.URI))
+	getRetained, err := wamp.OptBool(m.Details, "get_retained", false)
+	if err != nil {
+		replyWAMPError(p, wamp.SUBSCRIBE, m.Request, err)
+		return
+	}
+	if !validPattern(m.URI, match, b.cfg.StrictURIs) {
+		replyError(p, wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, "invalid "+match+" topic URI "+quote(string(m.URI)))
 		return
 	}
 	sid := p.SessionID()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	sub := b.topics[m.URI]
+	sub := b.idx.get(m.URI, match)
 	if sub == nil {
 		// The topic outlives the frame it came in: copy it.
-		topic := wamp.URI(string([]byte(m.URI)))
-		sub = &subscription{id: b.cfg.IDs.Next(), topic: topic}
-		b.topics[topic] = sub
-		b.byID[sub.id] = sub
+		sub = b.newSubLocked(wamp.URI(string([]byte(m.URI))), match)
+		b.hooks.push(hookCall{kind: hookCreate, session: sid, sub: sub.id, info: sub.info()})
 	}
 	if !sub.has(sid) {
 		sub.subs = append(sub.subs, p)
 		b.bySession[sid] = append(b.bySession[sid], sub)
+		b.hooks.push(hookCall{kind: hookSubscribe, session: sid, sub: sub.id})
 	}
 	_ = p.Send(&wamp.Message{Type: wamp.SUBSCRIBED, Request: m.Request, ID: sub.id})
+	if getRetained {
+		// Under the write lock: no live event of the subscription can be
+		// queued before the retained ones.
+		b.sendRetainedLocked(p, sub)
+	}
+	b.mu.Unlock()
+	b.hooks.run()
+}
+
+// newSubLocked creates and indexes a subscription. b.mu must be held, or
+// the broker not yet shared.
+func (b *Broker) newSubLocked(uri wamp.URI, match string) *subscription {
+	sub := &subscription{id: b.cfg.IDs.Next(), uri: uri, match: match, created: time.Now()}
+	b.idx.add(sub)
+	b.byID[sub.id] = sub
+	return sub
 }
 
 func (s *subscription) has(sid wamp.ID) bool {
@@ -197,9 +372,9 @@ func (s *subscription) has(sid wamp.ID) bool {
 func (b *Broker) Unsubscribe(p Peer, m *wamp.Message) {
 	sid := p.SessionID()
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	sub := b.byID[m.ID]
 	if sub == nil || !sub.has(sid) {
+		b.mu.Unlock()
 		replyError(p, wamp.UNSUBSCRIBE, m.Request, wamp.ErrNoSuchSubscription, "no such subscription")
 		return
 	}
@@ -209,21 +384,24 @@ func (b *Broker) Unsubscribe(p Peer, m *wamp.Message) {
 		delete(b.bySession, sid)
 	}
 	_ = p.Send(&wamp.Message{Type: wamp.UNSUBSCRIBED, Request: m.Request})
+	b.mu.Unlock()
+	b.hooks.run()
 }
 
 // RemoveSession drops every subscription of a session that left.
 func (b *Broker) RemoveSession(sid wamp.ID) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for _, sub := range b.bySession[sid] {
 		b.removeLocked(sub, sid)
 	}
 	delete(b.bySession, sid)
+	b.mu.Unlock()
+	b.hooks.run()
 }
 
-// removeLocked takes sid out of sub and drops sub when it is empty. Editing
-// the subscriber slice in place is safe because Publish iterates it only
-// under the read lock. b.mu must be held.
+// removeLocked takes sid out of sub and drops sub when it is empty (unless
+// it keeps a history). Editing the subscriber slice in place is safe
+// because Publish iterates it only under the read lock. b.mu must be held.
 func (b *Broker) removeLocked(sub *subscription, sid wamp.ID) {
 	for i, p := range sub.subs {
 		if p.SessionID() == sid {
@@ -234,9 +412,11 @@ func (b *Broker) removeLocked(sub *subscription, sid wamp.ID) {
 			break
 		}
 	}
-	if len(sub.subs) == 0 {
-		delete(b.topics, sub.topic)
+	b.hooks.push(hookCall{kind: hookUnsubscribe, session: sid, sub: sub.id})
+	if len(sub.subs) == 0 && sub.hist == nil {
+		b.idx.remove(sub)
 		delete(b.byID, sub.id)
+		b.hooks.push(hookCall{kind: hookDelete, session: sid, sub: sub.id})
 	}
 }
 

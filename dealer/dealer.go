@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/switchboard/switchboard/wamp"
 )
@@ -18,12 +19,31 @@ type Peer interface {
 	Send(m *wamp.Message) error
 	// NextRequestID numbers INVOCATIONs in the peer's session scope.
 	NextRequestID() wamp.ID
+	// Auth returns the peer's authid and authrole, which caller
+	// identification discloses.
+	Auth() (authid, authrole string)
+	// HasFeature reports whether the peer announced
+	// HELLO.Details.roles.<role>.features.<feature>. The dealer asks it only
+	// on the paths of advanced features, never for a plain call.
+	HasFeature(role, feature string) bool
 }
 
-// ErrTooLarge is what a Peer's Send wraps when the message exceeds what the
-// peer accepts; the dealer answers it with wamp.error.payload_size_exceeded.
-// The session package's ErrTooLarge is wired to it by the realm.
-var ErrTooLarge = errors.New("message too large for peer")
+// Disclosure is a realm's policy for caller identification
+// (advanced/rpc_caller_identification.md).
+type Disclosure uint8
+
+const (
+	// DiscloseOnRequest discloses the caller to the callee when the CALL
+	// sets disclose_me. The zero value.
+	DiscloseOnRequest Disclosure = iota
+	// DiscloseAlways discloses every caller, whether it asked or not (the
+	// specification lets the dealer configuration do so).
+	DiscloseAlways
+	// DiscloseNever refuses disclose_me: such a CALL is answered with
+	// wamp.error.option_disallowed.disclose_me and not routed, as
+	// Crossbar.io does, so that no caller believes it was identified.
+	DiscloseNever
+)
 
 // Config configures a Dealer.
 type Config struct {
@@ -36,9 +56,27 @@ type Config struct {
 	// IsTooLarge reports whether a Send error means "too large for the
 	// peer". Nil means errors.Is(err, ErrTooLarge).
 	IsTooLarge func(error) bool
+	// Disclosure is the caller identification policy. Zero value:
+	// DiscloseOnRequest.
+	Disclosure Disclosure
+	// Hooks receives registration lifecycle events for the registration
+	// meta API. Nil means none. See Hooks for when they run.
+	Hooks Hooks
+	// MaxTombstones bounds, per callee, the invocations that were canceled
+	// or timed out, or whose caller left, and whose answer the dealer still
+	// expects so that it can swallow it rather than take it for a protocol
+	// violation. Past the bound the oldest is forgotten: should its answer
+	// come after all, the callee is aborted for a YIELD or ERROR to an
+	// unknown request. Zero value: 1024.
+	MaxTombstones int
 	// Logger. Nil means discard.
 	Logger *slog.Logger
 }
+
+// maxDoneStreams bounds, per caller, the progressive call invocations that
+// ended before the caller sent its final CALL, whose late continuations are
+// therefore discarded rather than taken for new calls.
+const maxDoneStreams = 64
 
 // Dealer is the RPC router of one realm.
 type Dealer struct {
@@ -46,38 +84,33 @@ type Dealer struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	procs     map[wamp.URI]*registration
+	exact     map[wamp.URI]*registration
+	prefix    prefixIndex
+	wild      wildIndex
 	byID      map[wamp.ID]*registration
 	bySession map[wamp.ID][]*registration
-	calls     map[callKey]*call
+	// calls holds every invocation whose answer the dealer awaits, by what
+	// the callee's YIELD or ERROR names: live calls and tombstones
+	// (call.caller == nil).
+	calls map[callKey]*call
+	// byCaller holds the live calls by what the caller's CANCEL or
+	// continuation CALL names: (caller session, CALL request id).
+	byCaller map[callKey]*call
+	// tombs lists, per callee, its tombstones oldest first, to bound them.
+	tombs map[wamp.ID]*idRing
+	// streams counts live calls with progressive call invocations still
+	// open; while it and doneStreams are empty, no CALL can be a
+	// continuation and Call skips the lookup.
+	streams     int
+	doneStreams map[wamp.ID][]wamp.ID
 }
 
-type registration struct {
-	id        wamp.ID
-	procedure wamp.URI
-	callee    Peer
-}
-
-// callKey names a pending call by what the callee's YIELD or ERROR carries:
-// the callee's session and the INVOCATION request id of its scope.
+// callKey names a call by a (session, request id) pair: the callee's and
+// the INVOCATION's in Dealer.calls, the caller's and the CALL's in
+// Dealer.byCaller.
 type callKey struct {
-	callee wamp.ID
-	req    wamp.ID
-}
-
-type call struct {
-	caller    Peer // nil once the caller has left: the YIELD is swallowed
-	callerReq wamp.ID
-}
-
-// callPool recycles pending-call records: one is needed per call, and the
-// pool keeps that from costing an allocation per call.
-var callPool = sync.Pool{New: func() any { return new(call) }}
-
-// releaseCall returns c to the pool once no index refers to it.
-func releaseCall(c *call) {
-	*c = call{}
-	callPool.Put(c)
+	sid wamp.ID
+	req wamp.ID
 }
 
 // New returns an empty dealer.
@@ -88,22 +121,38 @@ func New(cfg Config) *Dealer {
 	if cfg.IsTooLarge == nil {
 		cfg.IsTooLarge = func(err error) bool { return errors.Is(err, ErrTooLarge) }
 	}
+	if cfg.MaxTombstones <= 0 {
+		cfg.MaxTombstones = 1024
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Dealer{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		procs:     make(map[wamp.URI]*registration),
-		byID:      make(map[wamp.ID]*registration),
-		bySession: make(map[wamp.ID][]*registration),
-		calls:     make(map[callKey]*call),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		exact:       make(map[wamp.URI]*registration),
+		prefix:      newPrefixIndex(),
+		wild:        newWildIndex(),
+		byID:        make(map[wamp.ID]*registration),
+		bySession:   make(map[wamp.ID][]*registration),
+		calls:       make(map[callKey]*call),
+		byCaller:    make(map[callKey]*call),
+		tombs:       make(map[wamp.ID]*idRing),
+		doneStreams: make(map[wamp.ID][]wamp.ID),
 	}
 }
 
 // Features is what the dealer announces in WELCOME: only what it does.
 func Features() wamp.Dict {
-	return wamp.Dict{"features": map[string]any{}}
+	return wamp.Dict{"features": map[string]any{
+		"progressive_call_results":     true,
+		"progressive_call_invocations": true,
+		"call_canceling":               true,
+		"call_timeout":                 true,
+		"caller_identification":        true,
+		"shared_registration":          true,
+		"pattern_based_registration":   true,
+	}}
 }
 
 func replyError(p Peer, req wamp.Type, id wamp.ID, uri wamp.URI, msg string) {
@@ -119,25 +168,71 @@ func replyWAMPError(p Peer, req wamp.Type, id wamp.ID, err error) {
 	replyError(p, req, id, we.URI, we.Msg)
 }
 
+// parseRegisterOptions reads REGISTER.Options.match and invoke.
+func parseRegisterOptions(opts wamp.Dict) (match, invoke string, err error) {
+	match, err = wamp.OptString(opts, "match")
+	if err != nil {
+		return "", "", err
+	}
+	switch match {
+	case "":
+		match = wamp.MatchExact
+	case wamp.MatchExact, wamp.MatchPrefix, wamp.MatchWildcard:
+	default:
+		return "", "", wamp.NewError(wamp.ErrInvalidArgument, "option match must be exact, prefix or wildcard, not "+match)
+	}
+	invoke, err = wamp.OptString(opts, "invoke")
+	if err != nil {
+		return "", "", err
+	}
+	switch invoke {
+	case "":
+		invoke = InvokeSingle
+	case InvokeSingle, InvokeRoundRobin, InvokeRandom, InvokeFirst, InvokeLast:
+	default:
+		return "", "", wamp.NewError(wamp.ErrInvalidArgument, "option invoke must be single, roundrobin, random, first or last, not "+invoke)
+	}
+	return match, invoke, nil
+}
+
+// lookupLocked returns the registration of exactly (uri, match), local ones
+// included. d.mu must be held.
+func (d *Dealer) lookupLocked(uri wamp.URI, match string) *registration {
+	switch match {
+	case wamp.MatchPrefix:
+		return d.prefix.regs[uri]
+	case wamp.MatchWildcard:
+		return d.wild.regs[uri]
+	default:
+		return d.exact[uri]
+	}
+}
+
+// matchLocked returns the registration a call to uri goes to: an exact one,
+// else the longest prefix, else the best wildcard pattern. URIs under wamp.
+// are the router's own and match exact (local) registrations only, so that
+// no client pattern can answer for them. d.mu must be held.
+func (d *Dealer) matchLocked(uri wamp.URI) *registration {
+	if r := d.exact[uri]; r != nil {
+		return r
+	}
+	if uri.Reserved() {
+		return nil
+	}
+	if r := d.prefix.match(uri); r != nil {
+		return r
+	}
+	return d.wild.match(uri)
+}
+
 // Register handles REGISTER.
 func (d *Dealer) Register(p Peer, m *wamp.Message) {
-	match, err := wamp.OptString(m.Details, "match")
-	if err == nil && match != "" && match != wamp.MatchExact {
-		err = wamp.NewError(wamp.ErrInvalidArgument, "match policy "+match+" is not supported")
-	}
+	match, invoke, err := parseRegisterOptions(m.Details)
 	if err != nil {
 		replyWAMPError(p, wamp.REGISTER, m.Request, err)
 		return
 	}
-	invoke, err := wamp.OptString(m.Details, "invoke")
-	if err == nil && invoke != "" && invoke != "single" {
-		err = wamp.NewError(wamp.ErrInvalidArgument, "invocation policy "+invoke+" is not supported")
-	}
-	if err != nil {
-		replyWAMPError(p, wamp.REGISTER, m.Request, err)
-		return
-	}
-	if !wamp.ValidURI(m.URI, d.cfg.StrictURIs, false) {
+	if !validPattern(m.URI, match, d.cfg.StrictURIs) {
 		replyError(p, wamp.REGISTER, m.Request, wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI))
 		return
 	}
@@ -145,184 +240,174 @@ func (d *Dealer) Register(p Peer, m *wamp.Message) {
 		replyError(p, wamp.REGISTER, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
 		return
 	}
+	sid := p.SessionID()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.procs[m.URI]; ok {
+	reg := d.lookupLocked(m.URI, match)
+	created := reg == nil
+	switch {
+	case created:
+		reg = &registration{
+			id:        d.cfg.IDs.Next(),
+			procedure: wamp.URI(string([]byte(m.URI))), // outlives the frame
+			match:     match,
+			invoke:    invoke,
+			created:   time.Now(),
+		}
+		switch match {
+		case wamp.MatchPrefix:
+			d.prefix.add(reg)
+		case wamp.MatchWildcard:
+			d.wild.add(reg)
+		default:
+			d.exact[reg.procedure] = reg
+		}
+		d.byID[reg.id] = reg
+	case reg.local != nil || reg.invoke == InvokeSingle:
 		replyError(p, wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists, "procedure "+string(m.URI)+" is already registered")
 		return
+	case reg.invoke != invoke:
+		replyError(p, wamp.REGISTER, m.Request, ErrDifferentInvocationPolicy,
+			"procedure "+string(m.URI)+" is registered with invocation policy "+reg.invoke+", not "+invoke)
+		return
+	case reg.hasCallee(sid):
+		// One session is a callee of a registration at most once, so that
+		// UNREGISTER and the callee lists of the meta API mean one thing.
+		replyError(p, wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists, "this session already registered "+string(m.URI))
+		return
 	}
-	proc := wamp.URI(string([]byte(m.URI))) // outlives the frame
-	reg := &registration{id: d.cfg.IDs.Next(), procedure: proc, callee: p}
-	d.procs[proc] = reg
-	d.byID[reg.id] = reg
-	sid := p.SessionID()
+	reg.callees = append(reg.callees, p)
 	d.bySession[sid] = append(d.bySession[sid], reg)
 	_ = p.Send(&wamp.Message{Type: wamp.REGISTERED, Request: m.Request, ID: reg.id})
+	if h := d.cfg.Hooks; h != nil {
+		if created {
+			h.OnCreate(sid, reg.info())
+		}
+		h.OnRegister(sid, reg.id)
+	}
 }
 
-// Unregister handles UNREGISTER.
+// Unregister handles UNREGISTER: the session stops being a callee of the
+// registration, which is deleted with its last callee.
 func (d *Dealer) Unregister(p Peer, m *wamp.Message) {
 	sid := p.SessionID()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	reg := d.byID[m.ID]
-	if reg == nil || reg.callee.SessionID() != sid {
+	if reg == nil || !reg.hasCallee(sid) {
 		replyError(p, wamp.UNREGISTER, m.Request, wamp.ErrNoSuchRegistration, "no such registration")
 		return
 	}
-	d.removeRegLocked(reg)
 	d.bySession[sid] = slices.DeleteFunc(d.bySession[sid], func(x *registration) bool { return x == reg })
 	if len(d.bySession[sid]) == 0 {
 		delete(d.bySession, sid)
 	}
 	_ = p.Send(&wamp.Message{Type: wamp.UNREGISTERED, Request: m.Request})
+	d.removeCalleeLocked(reg, sid)
 }
 
-// removeRegLocked drops reg from the indexes. Calls already sent to its
-// callee stay pending: the callee may still answer them. d.mu must be held.
-func (d *Dealer) removeRegLocked(reg *registration) {
-	delete(d.procs, reg.procedure)
-	delete(d.byID, reg.id)
-}
-
-// Call handles CALL: it picks the callee, records the pending call and
-// queues the INVOCATION with the caller's payload passed through.
-func (d *Dealer) Call(caller Peer, m *wamp.Message) {
-	if !wamp.ValidURI(m.URI, d.cfg.StrictURIs, false) {
-		replyError(caller, wamp.CALL, m.Request, wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI))
-		return
-	}
-	d.mu.Lock()
-	reg := d.procs[m.URI]
-	if reg == nil {
-		d.mu.Unlock()
-		replyError(caller, wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, "no callee registered procedure "+string(m.URI))
-		return
-	}
-	callee := reg.callee
-	key := callKey{callee: callee.SessionID(), req: callee.NextRequestID()}
-	c := callPool.Get().(*call)
-	c.caller, c.callerReq = caller, m.Request
-	d.calls[key] = c
-	d.mu.Unlock()
-
-	inv := wamp.Acquire()
-	inv.Type, inv.Request, inv.ID, inv.Args, inv.Kwargs = wamp.INVOCATION, key.req, reg.id, m.Args, m.Kwargs
-	err := callee.Send(inv)
-	wamp.Release(inv)
-	if err != nil {
-		d.mu.Lock()
-		_, pending := d.calls[key]
-		delete(d.calls, key)
-		d.mu.Unlock()
-		if !pending {
-			return // the callee's leave already answered the caller
+// removeCalleeLocked drops the session sid from reg, deletes reg with its
+// last callee, and tells the hooks in the order the specification gives
+// (on_unregister, then on_delete). Calls already sent to the callee stay
+// pending: it may still answer them. d.mu must be held.
+func (d *Dealer) removeCalleeLocked(reg *registration, sid wamp.ID) {
+	reg.removeCallee(sid)
+	deleted := len(reg.callees) == 0
+	if deleted {
+		switch reg.match {
+		case wamp.MatchPrefix:
+			d.prefix.remove(reg)
+		case wamp.MatchWildcard:
+			d.wild.remove(reg)
+		default:
+			delete(d.exact, reg.procedure)
 		}
-		if d.cfg.IsTooLarge(err) {
-			replyError(caller, wamp.CALL, m.Request, wamp.ErrPayloadSizeExceeded, "the invocation is larger than the callee accepts")
-			return
+		delete(d.byID, reg.id)
+	}
+	if h := d.cfg.Hooks; h != nil {
+		h.OnUnregister(sid, reg.id)
+		if deleted {
+			h.OnDelete(sid, reg.id)
 		}
-		replyError(caller, wamp.CALL, m.Request, wamp.ErrCanceled, "callee unavailable: "+err.Error())
 	}
 }
 
-// take removes and returns the pending call a callee's reply names.
-func (d *Dealer) take(callee Peer, req wamp.ID) *call {
-	key := callKey{callee: callee.SessionID(), req: req}
-	d.mu.Lock()
-	c := d.calls[key]
-	delete(d.calls, key)
-	d.mu.Unlock()
-	return c
-}
-
-// Yield handles YIELD. A YIELD for no pending call is a protocol violation
-// of the callee and returns an error.
-func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
-	c := d.take(callee, m.Request)
-	if c == nil {
-		return wamp.NewError(wamp.ErrProtocolViolation, "YIELD for unknown INVOCATION request")
-	}
-	if c.caller == nil {
-		releaseCall(c)
-		return nil
-	}
-	res := wamp.Acquire()
-	res.Type, res.Request, res.Args, res.Kwargs = wamp.RESULT, c.callerReq, m.Args, m.Kwargs
-	err := c.caller.Send(res)
-	wamp.Release(res)
-	if err != nil && d.cfg.IsTooLarge(err) {
-		replyError(c.caller, wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
-	}
-	releaseCall(c)
-	return nil
-}
-
-// Error handles ERROR for an INVOCATION: it reaches the caller as ERROR for
-// its CALL with the callee's URI, details and payload.
-func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
-	c := d.take(callee, m.Request)
-	if c == nil {
-		return wamp.NewError(wamp.ErrProtocolViolation, "ERROR for unknown INVOCATION request")
-	}
-	if c.caller == nil {
-		releaseCall(c)
-		return nil
-	}
-	e := wamp.Acquire()
-	*e = wamp.Message{Type: wamp.ERROR, ErrType: wamp.CALL, Request: c.callerReq, Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}
-	err := c.caller.Send(e)
-	wamp.Release(e)
-	if err != nil && d.cfg.IsTooLarge(err) {
-		replyError(c.caller, wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
-	}
-	releaseCall(c)
-	return nil
-}
-
-// RemoveSession cleans up after a session that left: its registrations go;
-// calls pending on it as callee are answered with wamp.error.canceled; calls
-// it made as caller are kept, orphaned, so their late YIELD is swallowed
-// rather than taken for a protocol violation.
+// RemoveSession cleans up after a session that left. Its registrations go.
+// Calls pending on it as callee are answered with wamp.error.canceled. Calls
+// it made as caller become tombstones, so that their late YIELD or ERROR is
+// swallowed rather than taken for a protocol violation, and their callees,
+// if they announced call canceling, get INTERRUPT (mode killnowait), as
+// basic/remote_procedure_call.md "Caller Leaving" asks.
 func (d *Dealer) RemoveSession(sid wamp.ID) {
-	type orphan struct {
+	type reply struct {
 		caller Peer
 		req    wamp.ID
 	}
-	var failed []orphan
+	var failed []reply
 	d.mu.Lock()
 	for _, reg := range d.bySession[sid] {
-		d.removeRegLocked(reg)
+		d.removeCalleeLocked(reg, sid)
 	}
 	delete(d.bySession, sid)
 	// A scan rather than per-session indexes: leaving is rare next to
 	// calling, and the scan keeps the call path free of index upkeep.
 	for key, c := range d.calls {
-		if key.callee == sid {
-			if c.caller != nil {
-				failed = append(failed, orphan{c.caller, c.callerReq})
-			}
+		switch {
+		case key.sid == sid:
 			delete(d.calls, key)
-		} else if c.caller != nil && c.caller.SessionID() == sid {
-			c.caller = nil
+			if c.caller != nil {
+				delete(d.byCaller, callKey{c.callerSID, c.callerReq})
+				d.endStreamLocked(c, c.callerSID == sid)
+				c.stopTimer()
+				if c.callerSID != sid {
+					failed = append(failed, reply{c.caller, c.callerReq})
+				}
+			}
+			c.release()
+		case c.caller != nil && c.callerSID == sid:
+			interrupt := supportsCanceling(c.callee)
+			d.orphanLocked(c, true)
+			if interrupt {
+				d.sendInterrupt(c.callee, c.calleeReq, interruptCallerLeft)
+			}
 		}
 	}
+	delete(d.tombs, sid)
+	delete(d.doneStreams, sid)
 	d.mu.Unlock()
-	for _, o := range failed {
-		replyError(o.caller, wamp.CALL, o.req, wamp.ErrCanceled, "callee left before it answered")
+	for _, f := range failed {
+		replyError(f.caller, wamp.CALL, f.req, wamp.ErrCanceled, "callee left before it answered")
 	}
 }
 
-// RegistrationCount returns the number of registrations.
+// RegistrationCount returns the number of registrations made by sessions.
 func (d *Dealer) RegistrationCount() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.byID)
 }
 
-// PendingCount returns the number of calls awaiting an answer.
+// PendingCount returns the number of invocations whose answer the dealer
+// awaits: live calls and tombstones.
 func (d *Dealer) PendingCount() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.calls)
+}
+
+// idRing is a bounded FIFO of request ids: once full, a push overwrites the
+// oldest and returns it.
+type idRing struct {
+	ids  []wamp.ID
+	next int // the oldest, once len(ids) has reached the bound
+}
+
+func (r *idRing) push(id wamp.ID, bound int) (evicted wamp.ID, ok bool) {
+	if len(r.ids) < bound {
+		r.ids = append(r.ids, id)
+		return 0, false
+	}
+	evicted, r.ids[r.next] = r.ids[r.next], id
+	r.next = (r.next + 1) % len(r.ids)
+	return evicted, true
 }

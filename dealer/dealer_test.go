@@ -92,7 +92,7 @@ func TestRegisterErrors(t *testing.T) {
 	wantError(t, q, wamp.REGISTER, 3, wamp.ErrInvalidURI)
 	d.Register(q, fakepeer.Decode(t, `[64,4,{},"wamp.session.count"]`))
 	wantError(t, q, wamp.REGISTER, 4, wamp.ErrInvalidURI)
-	d.Register(q, fakepeer.Decode(t, `[64,5,{"invoke":"roundrobin"},"com.example.rr"]`))
+	d.Register(q, fakepeer.Decode(t, `[64,5,{"invoke":"bogus"},"com.example.rr"]`))
 	wantError(t, q, wamp.REGISTER, 5, wamp.ErrInvalidArgument)
 	d.Register(q, fakepeer.Decode(t, `[64,8,{"match":true},"com.example.m"]`))
 	wantError(t, q, wamp.REGISTER, 8, wamp.ErrInvalidArgument)

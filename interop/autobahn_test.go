@@ -77,6 +77,16 @@ func TestAutobahnJS(t *testing.T) {
 			"SWITCHBOARD_URL="+r.rsURL,
 			"SWITCHBOARD_SERIALIZER=json")
 	})
+	t.Run("websocket-advanced-pubsub", func(t *testing.T) {
+		runNode(t, node, dir, "advanced_pubsub.test.mjs",
+			"SWITCHBOARD_URL="+r.wsURL,
+			"SWITCHBOARD_SERIALIZERS="+strings.Join(serializers, ","))
+	})
+	t.Run("websocket-advanced-rpc", func(t *testing.T) {
+		runNode(t, node, dir, "advanced_rpc.test.mjs",
+			"SWITCHBOARD_URL="+r.wsURL,
+			"SWITCHBOARD_SERIALIZER=json")
+	})
 }
 
 // lookTool finds a program on PATH. Without it the test is skipped on a

@@ -106,7 +106,7 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	case wamp.UNSUBSCRIBE:
 		r.broker.Unsubscribe(s, m)
 	case wamp.CALL:
-		r.dealer.Call(s, m)
+		return r.dealer.Call(s, m)
 	case wamp.REGISTER:
 		r.dealer.Register(s, m)
 	case wamp.UNREGISTER:
@@ -119,8 +119,7 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 		}
 		return r.dealer.Error(s, m)
 	case wamp.CANCEL:
-		// Call canceling is not announced, so a client may not send it.
-		return wamp.NewError(wamp.ErrProtocolViolation, "CANCEL: call canceling is not supported")
+		return r.dealer.Cancel(s, m)
 	default:
 		return wamp.NewError(wamp.ErrProtocolViolation, fmt.Sprintf("unexpected %v", m.Type))
 	}

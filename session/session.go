@@ -187,12 +187,37 @@ func (s *Session) handshake(j Joiner) Handler {
 		s.abort(we.URI, we.Msg)
 		return nil
 	}
-	if err := s.Send(&wamp.Message{Type: wamp.WELCOME, ID: s.ID, Details: welcome}); err != nil {
+	err = s.Send(&wamp.Message{Type: wamp.WELCOME, ID: s.ID, Details: welcome})
+	if errors.Is(err, ErrTooLarge) {
+		// A RawSocket peer may accept as little as 512 bytes, less than
+		// the full feature list: it gets the roles without features,
+		// which the specification allows (a Basic Profile WELCOME).
+		err = s.Send(&wamp.Message{Type: wamp.WELCOME, ID: s.ID, Details: withoutFeatures(welcome)})
+	}
+	if err != nil {
+		s.log.Info("cannot send WELCOME", "error", err)
 		h.Leave(s)
 		return nil
 	}
 	s.log.Info("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
 	return h
+}
+
+// withoutFeatures returns a copy of WELCOME details whose roles carry no
+// feature lists.
+func withoutFeatures(d wamp.Dict) wamp.Dict {
+	out := make(wamp.Dict, len(d))
+	for k, v := range d {
+		out[k] = v
+	}
+	if roles, ok := d["roles"].(map[string]any); ok {
+		bare := make(map[string]any, len(roles))
+		for r := range roles {
+			bare[r] = map[string]any{}
+		}
+		out["roles"] = bare
+	}
+	return out
 }
 
 // checkRoles returns why HELLO.Details.roles is unacceptable, or "".

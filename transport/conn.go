@@ -226,27 +226,24 @@ func (c *conn) Transport() string {
 }
 
 func (c *conn) Close(code CloseCode, reason string) error {
+	// Close is called from publishers and realm code that must never wait
+	// on one peer: if a write is in progress, maybe stuck on a peer that
+	// does not read, the connection is cut rather than waited for.
+	return c.close(code, reason, 0)
+}
+
+// close starts closing. If a write is in progress, it waits up to wait for
+// it so that the close frame can follow; past that, or with wait 0, it cuts
+// the connection, which also unblocks the writer.
+func (c *conn) close(code CloseCode, reason string, wait time.Duration) error {
 	if !c.closing.CompareAndSwap(false, true) {
 		return nil
 	}
 	c.stopPinger()
-	select {
-	case c.wsem <- struct{}{}:
+	if c.acquireWrite(wait) {
 		return c.closeWriting(code, reason)
-	default:
 	}
-	// A write is in progress, maybe stuck on a peer that does not read.
-	// Close is called from publishers and realm code that must never wait
-	// on one peer, so the close frame waits for the writer in the
-	// background, and if the writer stays stuck the connection is cut,
-	// which unblocks it.
-	go func() {
-		if !c.acquireWrite(closeLinger) {
-			c.closeNow()
-			return
-		}
-		_ = c.closeWriting(code, reason)
-	}()
+	c.closeNow()
 	return nil
 }
 

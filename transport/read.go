@@ -207,14 +207,16 @@ func (c *conn) readFailed(err error) error {
 func (c *conn) violation(cause error) error {
 	c.log.Info("transport: protocol violation", "transport", c.Transport(),
 		"remote", c.nc.RemoteAddr().String(), "err", cause)
-	_ = c.Close(CloseProtocolError, "protocol error")
+	// Only this peer's own reader waits here, for its writer to finish, so
+	// that the close frame tells the peer what it did wrong.
+	_ = c.close(CloseProtocolError, "protocol error", closeLinger)
 	return fmt.Errorf("%w: %s: %w", ErrProtocol, c.Transport(), cause)
 }
 
 func (c *conn) tooBig(n int64) error {
 	c.log.Info("transport: message too big", "transport", c.Transport(),
 		"remote", c.nc.RemoteAddr().String(), "size", n, "max", c.maxRead)
-	_ = c.Close(CloseTooBig, "message too big")
+	_ = c.close(CloseTooBig, "message too big", closeLinger)
 	return fmt.Errorf("%w: %s message of %d bytes or more, limit %d", ErrTooLarge, c.Transport(), n, c.maxRead)
 }
 

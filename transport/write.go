@@ -162,12 +162,15 @@ func (c *conn) writeLocked(b []byte) error {
 	return nil
 }
 
-// acquireWrite takes wsem, giving up after d.
+// acquireWrite takes wsem, giving up after d (at once if d <= 0).
 func (c *conn) acquireWrite(d time.Duration) bool {
 	select {
 	case c.wsem <- struct{}{}:
 		return true
 	default:
+	}
+	if d <= 0 {
+		return false
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -31,6 +32,11 @@ type Options struct {
 	// Timeout bounds the connect and the transport handshake. Zero value
 	// means 10 seconds.
 	Timeout time.Duration
+	// Clock, when set, is read after every read from the network; LastRead
+	// returns the value. Every message of one read arrived together, so a
+	// benchmark takes their arrival time once per read rather than once per
+	// message: reading the clock costs as much as decoding a message.
+	Clock func() int64
 }
 
 // Errors of the protocol as this client sees it.
@@ -51,9 +57,10 @@ type Conn struct {
 	dataOp ws.OpCode
 
 	// Reader state, owned by the one reading goroutine.
-	hdr  [ws.MaxHeaderSize]byte
-	skip int    // bytes of the frame returned last, still in br
-	big  []byte // frames that do not fit br, and fragmented ones
+	clock *clockReader // nil without Options.Clock
+	hdr   [ws.MaxHeaderSize]byte
+	skip  int    // bytes of the frame returned last, still in br
+	big   []byte // frames that do not fit br, and fragmented ones
 
 	wmu  sync.Mutex // guards the fields below
 	wbuf []byte
@@ -106,7 +113,7 @@ func Dial(rawURL string, opts Options) (*Conn, error) {
 			return nil, err
 		}
 		c.nc = nc
-		c.br = bufio.NewReaderSize(nc, opts.ReadBufferSize)
+		c.br = bufio.NewReaderSize(c.stamped(nc, opts), opts.ReadBufferSize)
 	default:
 		return nil, fmt.Errorf("client: unsupported URL scheme %q (ws, tcp, unix)", u.Scheme)
 	}
@@ -132,10 +139,10 @@ func (c *Conn) dialWebSocket(rawURL string, opts Options) error {
 		pending := make([]byte, br.Buffered())
 		_, _ = io.ReadFull(br, pending)
 		ws.PutReader(br)
-		r = io.MultiReader(bytesReader(pending), nc)
+		r = io.MultiReader(bytes.NewReader(pending), nc)
 	}
 	c.nc, c.ws = nc, true
-	c.br = bufio.NewReaderSize(r, opts.ReadBufferSize)
+	c.br = bufio.NewReaderSize(c.stamped(r, opts), opts.ReadBufferSize)
 	c.dataOp = ws.OpText
 	if opts.Serialization != wamp.JSON {
 		c.dataOp = ws.OpBinary
@@ -143,15 +150,35 @@ func (c *Conn) dialWebSocket(rawURL string, opts Options) error {
 	return nil
 }
 
-type bytesReader []byte
+// clockReader reads the clock after every read from the network.
+type clockReader struct {
+	r     io.Reader
+	clock func() int64
+	last  int64
+}
 
-func (b *bytesReader) Read(p []byte) (int, error) {
-	if len(*b) == 0 {
-		return 0, io.EOF
+func (cr *clockReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.last = cr.clock()
+	return n, err
+}
+
+// stamped wraps r in a clockReader when opts asks for one.
+func (c *Conn) stamped(r io.Reader, opts Options) io.Reader {
+	if opts.Clock == nil {
+		return r
 	}
-	n := copy(p, *b)
-	*b = (*b)[n:]
-	return n, nil
+	c.clock = &clockReader{r: r, clock: opts.Clock}
+	return c.clock
+}
+
+// LastRead returns Options.Clock as read after the last read from the
+// network, or 0 without a Clock. It belongs to the reading goroutine.
+func (c *Conn) LastRead() int64 {
+	if c.clock == nil {
+		return 0
+	}
+	return c.clock.last
 }
 
 // rawHandshake asks for ser with the largest frames RawSocket allows.
@@ -324,6 +351,9 @@ func (c *Conn) Recv(m *wamp.Message) error {
 	if err != nil {
 		return err
 	}
+	if c.ser == wamp.JSON && decodeJSONFast(frame, m) {
+		return nil
+	}
 	if err := c.cod.Decode(frame, m); err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -332,15 +362,12 @@ func (c *Conn) Recv(m *wamp.Message) error {
 
 // readFrame returns the payload of the next data frame.
 func (c *Conn) readFrame() ([]byte, error) {
-	if c.skip > 0 {
-		_, _ = c.br.Discard(c.skip)
-		c.skip = 0
-	}
 	if !c.ws {
 		return c.readRaw()
 	}
 	var frag []byte // fragments of a message so far; nil when none
 	for {
+		c.discard()
 		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
 		if err != nil {
 			return nil, eof(err)
@@ -395,8 +422,17 @@ func (c *Conn) payload(n int, copyOut bool) ([]byte, error) {
 	return p, nil
 }
 
+// discard drops the frame returned last from the read buffer.
+func (c *Conn) discard() {
+	if c.skip > 0 {
+		_, _ = c.br.Discard(c.skip)
+		c.skip = 0
+	}
+}
+
 func (c *Conn) readRaw() ([]byte, error) {
 	for {
+		c.discard()
 		if _, err := io.ReadFull(c.br, c.hdr[:4]); err != nil {
 			return nil, eof(err)
 		}
@@ -418,8 +454,6 @@ func (c *Conn) readRaw() ([]byte, error) {
 			_ = c.flushLocked()
 			c.wmu.Unlock()
 		}
-		_, _ = c.br.Discard(c.skip)
-		c.skip = 0
 	}
 }
 
@@ -529,15 +563,18 @@ const closeWait = 100 * time.Millisecond
 
 // Close sends a WebSocket close frame when it can do so at once, then
 // closes the connection; a running Serve returns.
+// A writer blocked on a router that stopped reading holds the write lock;
+// then no close frame is sent, and closing the socket releases the writer.
 func (c *Conn) Close() error {
-	c.wmu.Lock()
-	if c.ws && c.werr == nil {
-		c.wbuf = c.wbuf[:0]
-		c.appendControl(ws.OpClose, 0, []byte{0x03, 0xe8}) // 1000, normal
-		_ = c.nc.SetWriteDeadline(time.Now().Add(closeWait))
-		_ = c.flushLocked()
+	if c.wmu.TryLock() {
+		if c.ws && c.werr == nil {
+			c.wbuf = c.wbuf[:0]
+			c.appendControl(ws.OpClose, 0, []byte{0x03, 0xe8}) // 1000, normal
+			_ = c.nc.SetWriteDeadline(time.Now().Add(closeWait))
+			_ = c.flushLocked()
+		}
+		c.werr = net.ErrClosed
+		c.wmu.Unlock()
 	}
-	c.werr = net.ErrClosed
-	c.wmu.Unlock()
 	return c.nc.Close()
 }

@@ -1,0 +1,239 @@
+package broker
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Hooks is told of subscription changes, for the subscription meta events
+// (wamp.subscription.on_create, on_subscribe, on_unsubscribe, on_delete).
+//
+// Calls come in the order of the changes, one at a time, never under the
+// broker's lock: a hook may call Emit, Publish and the query methods of the
+// same broker, and even Subscribe or Unsubscribe. For one subscription,
+// OnCreate comes before the first OnSubscribe and the last OnUnsubscribe
+// before OnDelete, as the specification orders the meta events. A change
+// is reported after its reply (SUBSCRIBED, UNSUBSCRIBED) was queued, on
+// the goroutine of whichever broker call finds the hooks idle, so a hook
+// may run after the call that caused it has returned, and must not block
+// for long: it holds up the hooks of every other change.
+type Hooks interface {
+	// OnCreate: session's SUBSCRIBE created the subscription.
+	OnCreate(session wamp.ID, info SubscriptionInfo)
+	// OnSubscribe: session was added to subscription.
+	OnSubscribe(session, subscription wamp.ID)
+	// OnUnsubscribe: session was removed from subscription (UNSUBSCRIBE
+	// or the session left).
+	OnUnsubscribe(session, subscription wamp.ID)
+	// OnDelete: session was the last one of subscription, which is gone.
+	OnDelete(session, subscription wamp.ID)
+}
+
+type hookKind uint8
+
+const (
+	hookCreate hookKind = iota
+	hookSubscribe
+	hookUnsubscribe
+	hookDelete
+)
+
+type hookCall struct {
+	kind         hookKind
+	session, sub wamp.ID
+	info         SubscriptionInfo
+}
+
+// hookQueue runs hook calls in order outside the broker's lock. Calls are
+// queued under the broker's mu, so the queue order is the order of the
+// changes; whoever finds no one draining drains, so a hook that causes
+// more changes only queues them (no recursion, no deadlock).
+type hookQueue struct {
+	h Hooks
+
+	mu       sync.Mutex // after the broker's mu in lock order
+	q        []hookCall
+	draining bool
+}
+
+// push queues a call. The broker's mu must be held (write).
+func (hq *hookQueue) push(c hookCall) {
+	if hq.h == nil {
+		return
+	}
+	hq.mu.Lock()
+	hq.q = append(hq.q, c)
+	hq.mu.Unlock()
+}
+
+// run drains the queue unless another goroutine is. The broker's mu must
+// not be held.
+func (hq *hookQueue) run() {
+	if hq.h == nil {
+		return
+	}
+	hq.mu.Lock()
+	if hq.draining {
+		hq.mu.Unlock()
+		return
+	}
+	hq.draining = true
+	defer func() {
+		// Reset even if a hook panics, so that later changes are still
+		// reported.
+		hq.mu.Lock()
+		hq.draining = false
+		hq.mu.Unlock()
+	}()
+	for len(hq.q) > 0 {
+		calls := hq.q
+		hq.q = nil
+		hq.mu.Unlock()
+		for _, c := range calls {
+			switch c.kind {
+			case hookCreate:
+				hq.h.OnCreate(c.session, c.info)
+			case hookSubscribe:
+				hq.h.OnSubscribe(c.session, c.sub)
+			case hookUnsubscribe:
+				hq.h.OnUnsubscribe(c.session, c.sub)
+			case hookDelete:
+				hq.h.OnDelete(c.session, c.sub)
+			}
+		}
+		hq.mu.Lock()
+	}
+	hq.mu.Unlock()
+}
+
+// SubscriptionInfo describes a subscription (the specification's
+// SubscriptionDetails).
+type SubscriptionInfo struct {
+	ID      wamp.ID
+	Created time.Time
+	URI     wamp.URI
+	Match   string // "exact", "prefix" or "wildcard"
+}
+
+// Dict returns the SubscriptionDetails dict of the meta API, with created
+// in ISO 8601 (UTC, milliseconds) as Crossbar.io writes it.
+func (i SubscriptionInfo) Dict() wamp.Dict {
+	return wamp.Dict{
+		"id":      i.ID,
+		"created": i.Created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"uri":     string(i.URI),
+		"match":   i.Match,
+	}
+}
+
+func (s *subscription) info() SubscriptionInfo {
+	return SubscriptionInfo{ID: s.id, Created: s.created, URI: s.uri, Match: s.match}
+}
+
+// SubscriptionLists are the subscription ids by match policy
+// (wamp.subscription.list).
+type SubscriptionLists struct {
+	Exact, Prefix, Wildcard []wamp.ID
+}
+
+// Dict returns the SubscriptionLists dict of the meta API.
+func (l SubscriptionLists) Dict() wamp.Dict {
+	return wamp.Dict{"exact": l.Exact, "prefix": l.Prefix, "wildcard": l.Wildcard}
+}
+
+func sortedIDs(m map[wamp.URI]*subscription) []wamp.ID {
+	ids := make([]wamp.ID, 0, len(m))
+	for _, s := range m {
+		ids = append(ids, s.id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// List returns the ids of all subscriptions by match policy, each list
+// sorted.
+func (b *Broker) List() SubscriptionLists {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return SubscriptionLists{
+		Exact:    sortedIDs(b.idx.exact),
+		Prefix:   sortedIDs(b.idx.prefix),
+		Wildcard: sortedIDs(b.idx.wildcard),
+	}
+}
+
+// Lookup returns the id of the subscription for topic under match ("" or
+// "exact", "prefix", "wildcard"), or 0 if there is none or match is not a
+// policy (wamp.subscription.lookup).
+func (b *Broker) Lookup(topic wamp.URI, match string) wamp.ID {
+	match, err := parseMatch(match)
+	if err != nil {
+		return 0
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if s := b.idx.get(topic, match); s != nil {
+		return s.id
+	}
+	return 0
+}
+
+// Match returns the ids of every subscription an event to topic would be
+// delivered on, whatever their policy, sorted; nil if none
+// (wamp.subscription.match).
+func (b *Broker) Match(topic wamp.URI) []wamp.ID {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var ids []wamp.ID
+	if s := b.idx.exact[topic]; s != nil {
+		ids = append(ids, s.id)
+	}
+	for _, s := range b.idx.walk(topic, nil) {
+		ids = append(ids, s.id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Get returns the details of subscription id (wamp.subscription.get).
+func (b *Broker) Get(id wamp.ID) (SubscriptionInfo, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	s := b.byID[id]
+	if s == nil {
+		return SubscriptionInfo{}, false
+	}
+	return s.info(), true
+}
+
+// ListSubscribers returns the session ids of subscription id, sorted
+// (wamp.subscription.list_subscribers).
+func (b *Broker) ListSubscribers(id wamp.ID) ([]wamp.ID, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	s := b.byID[id]
+	if s == nil {
+		return nil, false
+	}
+	ids := make([]wamp.ID, len(s.subs))
+	for i, p := range s.subs {
+		ids[i] = p.SessionID()
+	}
+	slices.Sort(ids)
+	return ids, true
+}
+
+// CountSubscribers returns the number of sessions on subscription id
+// (wamp.subscription.count_subscribers).
+func (b *Broker) CountSubscribers(id wamp.ID) (int, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	s := b.byID[id]
+	if s == nil {
+		return 0, false
+	}
+	return len(s.subs), true
+}

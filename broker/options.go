@@ -1,0 +1,189 @@
+package broker
+
+import (
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// pubOptions are the PUBLISH options the broker acts on. Unknown options
+// are ignored, as the specification asks.
+type pubOptions struct {
+	ack        bool
+	excludeMe  bool
+	discloseMe bool
+	retain     bool
+	filter     filter
+}
+
+// parse reads d into o, which holds the defaults. Every option of the wrong
+// type or value is an invalid_argument *wamp.Error naming the option. The
+// dict is walked once rather than looked up key by key: publications with
+// options are rare, but a dict of one key is the common case among them.
+func (o *pubOptions) parse(d wamp.Dict) error {
+	f := &o.filter
+	for k, v := range d {
+		var err error
+		switch k {
+		case "acknowledge":
+			o.ack, err = boolOpt(k, v)
+		case "exclude_me":
+			o.excludeMe, err = boolOpt(k, v)
+		case "disclose_me":
+			o.discloseMe, err = boolOpt(k, v)
+		case "retain":
+			o.retain, err = boolOpt(k, v)
+		case "exclude":
+			err = f.exclude.parse(k, v)
+		case "eligible":
+			err = f.eligible.parse(k, v)
+		case "exclude_authid":
+			err = f.excludeAuthID.parse(k, v)
+		case "eligible_authid":
+			err = f.eligibleAuthID.parse(k, v)
+		case "exclude_authrole":
+			err = f.excludeAuthRole.parse(k, v)
+		case "eligible_authrole":
+			err = f.eligibleAuthRole.parse(k, v)
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	f.auth = f.excludeAuthID.on || f.eligibleAuthID.on || f.excludeAuthRole.on || f.eligibleAuthRole.on
+	f.active = f.auth || f.exclude.on || f.eligible.on
+	return nil
+}
+
+func boolOpt(key string, v any) (bool, error) {
+	b, ok := v.(bool)
+	if !ok {
+		return false, wamp.NewError(wamp.ErrInvalidArgument, "option "+key+" must be a boolean")
+	}
+	return b, nil
+}
+
+// filter is the subscriber black/white-listing of one publication. A
+// subscriber receives the event if and only if it is in every eligible
+// list present and in no exclude list present (the specification's six
+// rules); an eligible list that is present but empty admits nobody.
+type filter struct {
+	active bool // some list is present
+	auth   bool // some authid or authrole list is present
+
+	exclude, eligible                 idSet
+	excludeAuthID, eligibleAuthID     strSet
+	excludeAuthRole, eligibleAuthRole strSet
+}
+
+// allows reports whether p passes the lists.
+func (f *filter) allows(p Peer) bool {
+	if !f.active {
+		return true
+	}
+	sid := p.SessionID()
+	if f.eligible.on && !f.eligible.has(sid) || f.exclude.on && f.exclude.has(sid) {
+		return false
+	}
+	if f.auth {
+		authid, authrole := p.Auth()
+		if f.eligibleAuthID.on && !f.eligibleAuthID.has(authid) ||
+			f.excludeAuthID.on && f.excludeAuthID.has(authid) ||
+			f.eligibleAuthRole.on && !f.eligibleAuthRole.has(authrole) ||
+			f.excludeAuthRole.on && f.excludeAuthRole.has(authrole) {
+			return false
+		}
+	}
+	return true
+}
+
+// setThreshold is the list length above which membership uses a map: a
+// short list is faster scanned, a long one against a wide fan-out would
+// cost lists x subscribers comparisons.
+const setThreshold = 16
+
+// idSet is a list of session ids from PUBLISH options.
+type idSet struct {
+	on  bool
+	ids []wamp.ID
+	set map[wamp.ID]struct{}
+}
+
+func (s *idSet) parse(key string, v any) error {
+	l, ok := v.([]any)
+	if !ok {
+		return wamp.NewError(wamp.ErrInvalidArgument, "option "+key+" must be a list of session ids")
+	}
+	s.on = true
+	s.ids = make([]wamp.ID, 0, len(l))
+	for _, e := range l {
+		id, ok := wamp.AsID(e)
+		if !ok {
+			return wamp.NewError(wamp.ErrInvalidArgument, "option "+key+" must be a list of session ids (integers in [0, 2^53])")
+		}
+		s.ids = append(s.ids, id)
+	}
+	if len(s.ids) > setThreshold {
+		s.set = make(map[wamp.ID]struct{}, len(s.ids))
+		for _, id := range s.ids {
+			s.set[id] = struct{}{}
+		}
+	}
+	return nil
+}
+
+func (s *idSet) has(id wamp.ID) bool {
+	if s.set != nil {
+		_, ok := s.set[id]
+		return ok
+	}
+	for _, x := range s.ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// strSet is a list of authids or authroles from PUBLISH options.
+type strSet struct {
+	on  bool
+	s   []string
+	set map[string]struct{}
+}
+
+func (s *strSet) parse(key string, v any) error {
+	l, ok := v.([]any)
+	if !ok {
+		return wamp.NewError(wamp.ErrInvalidArgument, "option "+key+" must be a list of strings")
+	}
+	s.on = true
+	s.s = make([]string, 0, len(l))
+	for _, e := range l {
+		str, ok := e.(string)
+		if !ok {
+			return wamp.NewError(wamp.ErrInvalidArgument, "option "+key+" must be a list of strings")
+		}
+		s.s = append(s.s, str)
+	}
+	if len(s.s) > setThreshold {
+		s.set = make(map[string]struct{}, len(s.s))
+		for _, x := range s.s {
+			s.set[x] = struct{}{}
+		}
+	}
+	return nil
+}
+
+func (s *strSet) has(x string) bool {
+	if s.set != nil {
+		_, ok := s.set[x]
+		return ok
+	}
+	for _, y := range s.s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
