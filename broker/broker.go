@@ -53,7 +53,7 @@ type subscription struct {
 	hist *history
 }
 
-// New returns an empty broker, or the subscriptions that Config.History
+// New returns a broker whose only subscriptions are those Config.History
 // asks for. It panics if cfg does not Validate: the config loader
 // validates realm settings first, so an invalid Config here is a bug.
 func New(cfg Config) *Broker {
@@ -331,7 +331,8 @@ func (b *Broker) Subscribe(p Peer, m *wamp.Message) {
 	b.mu.Lock()
 	sub := b.idx.get(m.URI, match)
 	if sub == nil {
-		// The topic outlives the frame it came in: copy it.
+		// The topic outlives the frame it came in: copy it (decoders give
+		// strings today, but the Message contract says "borrowed").
 		sub = b.newSubLocked(wamp.URI(string([]byte(m.URI))), match)
 		b.hooks.push(hookCall{kind: hookCreate, session: sid, sub: sub.id, info: sub.info()})
 	}
