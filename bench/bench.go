@@ -49,6 +49,10 @@ type Config struct {
 	// over the procedures round-robin, and calls in flight per caller (D)
 	// for rpc. Defaults 1, 8, 4.
 	Callees, Callers, InFlight int
+	// Invoke, when set, makes the rpc callees share one procedure with
+	// this invocation policy ("roundrobin", "random", ...) instead of
+	// registering one procedure each.
+	Invoke string
 	// Sessions to open for conns. Default 1000.
 	Sessions int
 	// Parallel dialers for conns and loops for churn. Default 16.
@@ -80,6 +84,11 @@ type Config struct {
 	// this long: an event was lost and will never complete its
 	// publication. Default 2s.
 	Stall time.Duration
+
+	// Settled, when set, is called by conns once every session is open
+	// and Settle has passed, before the sessions close: the moment to
+	// inspect an in-process router at its fullest (a heap profile).
+	Settled func()
 
 	// RouterPID is the router process whose CPU, memory and system calls
 	// are reported. 0: found from the URL's listening socket; negative:

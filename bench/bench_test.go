@@ -110,6 +110,14 @@ func TestScenariosAgainstRouter(t *testing.T) {
 		checkSane(t, r)
 		checkDelivered(t, r, 1)
 	})
+	t.Run("rpc-shared", func(t *testing.T) {
+		c := cfg
+		c.Scenario = "rpc"
+		c.Invoke = "roundrobin"
+		r := run(t, c)
+		checkSane(t, r)
+		checkDelivered(t, r, 1)
+	})
 	t.Run("conns", func(t *testing.T) {
 		c := cfg
 		c.Scenario = "conns"

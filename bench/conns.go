@@ -43,6 +43,9 @@ func runConns(ctx context.Context, cfg *Config, r *Report) error {
 		t.Stop()
 	}
 	after := sampleProc(r.RouterPID)
+	if cfg.Settled != nil {
+		cfg.Settled()
+	}
 	if before.ok && after.ok {
 		r.MemPerSession = float64(after.rssKiB-before.rssKiB) * 1024 / float64(n)
 		r.RouterRSSKiB, r.RouterHWMKiB = after.rssKiB, after.hwmKiB

@@ -86,9 +86,15 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 	}
 	r.Unit = "calls/s"
 	proc := func(i int) string { return fmt.Sprintf("bench.rpc.%d", i%cfg.Callees) }
+	var opts wamp.Dict
+	if cfg.Invoke != "" {
+		r.Params += " invoke=" + cfg.Invoke
+		proc = func(int) string { return "bench.rpc.shared" }
+		opts = wamp.Dict{"invoke": cfg.Invoke}
+	}
 
 	callees, _, err := openAll(ctx, cfg, cfg.Callees, func(i int, c *client.Conn) error {
-		_, err := c.Register(proc(i))
+		_, err := c.Register(proc(i), opts)
 		return err
 	})
 	if err != nil {
@@ -209,8 +215,8 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 	if errs > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d calls failed", errs))
 	}
-	if cfg.Callees > 1 {
-		r.Notes = append(r.Notes, "callers are spread round-robin over one procedure per callee (no shared registrations)")
+	if cfg.Callees > 1 && cfg.Invoke == "" {
+		r.Notes = append(r.Notes, "callers are spread round-robin over one procedure per callee (no shared registration)")
 	}
 	return nil
 }

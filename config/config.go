@@ -151,6 +151,37 @@ type Realm struct {
 	// StrictURIs makes the realm check topic and procedure URIs under the
 	// strict rules ([0-9a-z_] components) rather than the loose ones.
 	StrictURIs bool
+	// DisclosePublisher is the publisher identification policy: "" or
+	// DiscloseClient (the publisher decides with disclose_me),
+	// DiscloseAlways, or DiscloseNever (disclose_me is refused with
+	// wamp.error.option_disallowed.disclose_me).
+	DisclosePublisher string
+	// DiscloseCaller is the same policy for callers.
+	DiscloseCaller string
+	// RetainedTopics bounds the topics with a retained event. Zero value:
+	// 10000.
+	RetainedTopics int
+	// RetainedBytes bounds the payload bytes of retained events. Zero
+	// value: 64 MiB.
+	RetainedBytes int
+	// History lists the topics whose last events are kept for
+	// wamp.subscription.get_events.
+	History []History
+}
+
+// Disclosure policies (Realm.DisclosePublisher, Realm.DiscloseCaller).
+const (
+	DiscloseClient = "client"
+	DiscloseAlways = "always"
+	DiscloseNever  = "never"
+)
+
+// History keeps the last Limit events of the publications that match
+// Topic under Match ("exact", "prefix" or "wildcard"; zero value exact).
+type History struct {
+	Topic wamp.URI
+	Match string
+	Limit int
 }
 
 // Limits are the node-wide resource bounds.

@@ -584,3 +584,43 @@ func TestErrorFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestRealmOptions(t *testing.T) {
+	good := `realms:
+  - name: realm1
+    disclose_publisher: always
+    disclose_caller: never
+    retained_topics: 5
+    retained_bytes: 1MiB
+    history:
+      - topic: com.example.
+        match: prefix
+        limit: 10
+      - topic: com.example.chat
+        limit: 3
+`
+	c, err := Parse("good.yaml", []byte(good))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	r := c.Realms[0]
+	if r.DisclosePublisher != DiscloseAlways || r.DiscloseCaller != DiscloseNever || r.RetainedTopics != 5 || r.RetainedBytes != 1<<20 {
+		t.Errorf("realm options = %+v", r)
+	}
+	if len(r.History) != 2 || r.History[0] != (History{Topic: "com.example.", Match: "prefix", Limit: 10}) || r.History[1].Limit != 3 {
+		t.Errorf("history = %+v", r.History)
+	}
+	bad := []struct{ yaml, want string }{
+		{"realms:\n  - name: r\n    disclose_caller: sometimes\n", `bad.yaml:3:22: realms[0].disclose_caller: bad disclose_caller "sometimes"`},
+		{"realms:\n  - name: r\n    history:\n      - topic: a..b\n        limit: 2\n", `bad.yaml:4:16: realms[0].history[0].topic: bad topic "a..b" for match exact`},
+		{"realms:\n  - name: r\n    history:\n      - topic: a.b\n        limit: 0\n", `bad.yaml:5:16: realms[0].history[0].limit: limit must be a positive`},
+		{"realms:\n  - name: r\n    history:\n      - topic: a.b\n        match: fuzzy\n        limit: 1\n", `bad.yaml:5:16: realms[0].history[0].match: bad match "fuzzy"`},
+		{"realms:\n  - name: r\n    history:\n      - topik: a.b\n", `bad.yaml:4:9: realms[0].history[0]: unknown key "topik"`},
+	}
+	for _, b := range bad {
+		_, err := Parse("bad.yaml", []byte(b.yaml))
+		if err == nil || !strings.HasPrefix(err.Error(), b.want) {
+			t.Errorf("Parse(%q) = %v, want an error starting %q", b.yaml, err, b.want)
+		}
+	}
+}

@@ -29,6 +29,8 @@ var (
 	ErrBadPolicy           = errors.New("unknown slow-consumer policy")
 	ErrTLS                 = errors.New("bad TLS setting")
 	ErrBadRealm            = errors.New("bad realm name")
+	ErrBadDisclose         = errors.New("bad disclosure policy")
+	ErrBadHistory          = errors.New("bad event history rule")
 	ErrDuplicateRealm      = errors.New("duplicate realm")
 	ErrNoTransports        = errors.New("no transports")
 	ErrNoRealms            = errors.New("no realms")

@@ -136,7 +136,8 @@ var (
 	logKeys       = []string{"level", "format"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout"}
 	tlsKeys       = []string{"cert", "key"}
-	realmKeys     = []string{"name", "strict_uris"}
+	realmKeys     = []string{"name", "strict_uris", "disclose_publisher", "disclose_caller", "retained_topics", "retained_bytes", "history"}
+	historyKeys   = []string{"topic", "match", "limit"}
 	limitsKeys    = []string{"max_message_size", "outbound_queue"}
 	queueKeys     = []string{"messages", "bytes", "slow_consumer", "disconnect_after"}
 )
@@ -703,12 +704,45 @@ func (d *decoder) realms(me entry) []Realm {
 				rs[i].Name = wamp.URI(s)
 			case "strict_uris":
 				rs[i].StrictURIs = d.boolean(e.val, e.path)
+			case "disclose_publisher":
+				rs[i].DisclosePublisher, _ = d.str(e.val, e.path)
+			case "disclose_caller":
+				rs[i].DiscloseCaller, _ = d.str(e.val, e.path)
+			case "retained_topics":
+				rs[i].RetainedTopics = d.integer(e.val, e.path)
+			case "retained_bytes":
+				rs[i].RetainedBytes = d.size(e.val, e.path)
+			case "history":
+				rs[i].History = d.history(e)
 			default:
 				d.unknown(e, path, realmKeys)
 			}
 		}
 	}
 	return rs
+}
+
+func (d *decoder) history(me entry) []History {
+	items, _ := d.list(me.val, me.path)
+	hs := make([]History, len(items))
+	for i, item := range items {
+		path := fmt.Sprintf("%s[%d]", me.path, i)
+		es, _ := d.mapping(item, path)
+		for _, e := range es {
+			switch e.name {
+			case "topic":
+				s, _ := d.str(e.val, e.path)
+				hs[i].Topic = wamp.URI(s)
+			case "match":
+				hs[i].Match, _ = d.str(e.val, e.path)
+			case "limit":
+				hs[i].Limit = d.integer(e.val, e.path)
+			default:
+				d.unknown(e, path, historyKeys)
+			}
+		}
+	}
+	return hs
 }
 
 func (d *decoder) limits(me entry, l *Limits) {

@@ -312,6 +312,41 @@ func (v *validator) realms() {
 		default:
 			first[r.Name] = path
 		}
+		base := fmt.Sprintf("realms[%d]", i)
+		for _, kv := range [...][2]string{{"disclose_publisher", r.DisclosePublisher}, {"disclose_caller", r.DiscloseCaller}} {
+			switch kv[1] {
+			case "", DiscloseClient, DiscloseAlways, DiscloseNever:
+			default:
+				v.failf(base+"."+kv[0], ErrBadDisclose, "bad %s %q: want client, always or never", kv[0], kv[1])
+			}
+		}
+		if r.RetainedTopics < 0 {
+			v.failf(base+".retained_topics", ErrBadNumber, "retained_topics must not be negative")
+		}
+		if r.RetainedBytes != 0 {
+			v.size(base+".retained_bytes", r.RetainedBytes)
+		}
+		seen := map[History]string{}
+		for j, h := range r.History {
+			hp := fmt.Sprintf("%s.history[%d]", base, j)
+			match := h.Match
+			if match == "" {
+				match = wamp.MatchExact
+			}
+			switch {
+			case match != wamp.MatchExact && match != wamp.MatchPrefix && match != wamp.MatchWildcard:
+				v.failf(hp+".match", ErrBadHistory, "bad match %q: want exact, prefix or wildcard", h.Match)
+			case h.Topic == "" && match != wamp.MatchPrefix,
+				h.Topic != "" && !wamp.ValidURI(h.Topic, r.StrictURIs, match != wamp.MatchExact):
+				v.failf(hp+".topic", ErrBadHistory, "bad topic %q for match %s", h.Topic, match)
+			case h.Limit <= 0:
+				v.failf(hp+".limit", ErrBadHistory, "limit must be a positive number of events")
+			case seen[History{Topic: h.Topic, Match: match}] != "":
+				v.failf(hp, ErrBadHistory, "%s %q is listed twice (%s)", match, h.Topic, v.first(seen[History{Topic: h.Topic, Match: match}]))
+			default:
+				seen[History{Topic: h.Topic, Match: match}] = hp
+			}
+		}
 	}
 }
 

@@ -22,6 +22,17 @@ type Config struct {
 	// generators shared by all realms. Nil means realm-local ones.
 	SubscriptionIDs *wamp.IDGen
 	RegistrationIDs *wamp.IDGen
+	// DisclosePublisher and DiscloseCaller are the identification
+	// policies: "" or "client" (the peer decides with disclose_me),
+	// "always" or "never".
+	DisclosePublisher string
+	DiscloseCaller    string
+	// MaxRetained and MaxRetainedBytes bound retained events (see
+	// broker.Config). Zero values: the broker's defaults.
+	MaxRetained      int
+	MaxRetainedBytes int
+	// History lists the subscriptions that keep an event history.
+	History []broker.HistoryRule
 	// Logger. Nil means discard.
 	Logger *slog.Logger
 }
@@ -34,28 +45,70 @@ type Realm struct {
 	dealer *dealer.Dealer
 
 	mu       sync.RWMutex
-	sessions map[wamp.ID]*session.Session
+	sessions map[wamp.ID]*member
 	closed   bool
 }
 
-// New returns an empty realm.
-func New(cfg Config) *Realm {
+// member is an attached session with what the realm keeps for it.
+type member struct {
+	s *session.Session
+	// testaments, by scope (detached, destroyed); guarded by Realm.mu.
+	testaments [2][]testament
+	// quiet: the session leaves without meta or testament events
+	// (wamp.session.kill_all); guarded by Realm.mu.
+	quiet bool
+}
+
+// New returns an empty realm with the meta API registered.
+func New(cfg Config) (*Realm, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger.With("realm", string(cfg.Name))
-	return &Realm{
-		name:   cfg.Name,
-		log:    log,
-		broker: broker.New(broker.Config{StrictURIs: cfg.StrictURIs, IDs: cfg.SubscriptionIDs, Logger: log}),
-		dealer: dealer.New(dealer.Config{
-			StrictURIs: cfg.StrictURIs,
-			IDs:        cfg.RegistrationIDs,
-			IsTooLarge: func(err error) bool { return errors.Is(err, session.ErrTooLarge) },
-			Logger:     log,
-		}),
-		sessions: make(map[wamp.ID]*session.Session),
+	r := &Realm{
+		name:     cfg.Name,
+		log:      log,
+		sessions: make(map[wamp.ID]*member),
 	}
+	disclose := cfg.DisclosePublisher
+	if disclose == "client" {
+		disclose = broker.DiscloseClient
+	}
+	bcfg := broker.Config{
+		StrictURIs:       cfg.StrictURIs,
+		IDs:              cfg.SubscriptionIDs,
+		Logger:           log,
+		Disclose:         disclose,
+		MaxRetained:      cfg.MaxRetained,
+		MaxRetainedBytes: cfg.MaxRetainedBytes,
+		History:          cfg.History,
+		Hooks:            subscriptionHooks{r},
+	}
+	if err := bcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("realm %s: %w", cfg.Name, err)
+	}
+	r.broker = broker.New(bcfg)
+	dcfg := dealer.Config{
+		StrictURIs: cfg.StrictURIs,
+		IDs:        cfg.RegistrationIDs,
+		IsTooLarge: func(err error) bool { return errors.Is(err, session.ErrTooLarge) },
+		Hooks:      registrationHooks{r},
+		Logger:     log,
+	}
+	switch cfg.DiscloseCaller {
+	case "", "client":
+	case "always":
+		dcfg.Disclosure = dealer.DiscloseAlways
+	case "never":
+		dcfg.Disclosure = dealer.DiscloseNever
+	default:
+		return nil, fmt.Errorf("realm %s: bad caller disclosure %q", cfg.Name, cfg.DiscloseCaller)
+	}
+	r.dealer = dealer.New(dcfg)
+	if err := r.registerMeta(); err != nil {
+		return nil, fmt.Errorf("realm %s: %w", cfg.Name, err)
+	}
+	return r, nil
 }
 
 // Name returns the realm's URI.
@@ -81,18 +134,16 @@ func (r *Realm) Attach(s *session.Session, id wamp.ID) (wamp.Dict, error) {
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	r.sessions[id] = s
+	r.sessions[id] = &member{s: s}
 	r.mu.Unlock()
+	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(sessionDetails(s)), wamp.Payload{}, nil)
 	return wamp.Dict{
 		"realm":        string(r.name),
 		"authid":       ident.AuthID,
 		"authrole":     ident.AuthRole,
 		"authmethod":   ident.AuthMethod,
 		"authprovider": ident.AuthProvider,
-		"roles": map[string]any{
-			"broker": broker.Features(),
-			"dealer": dealer.Features(),
-		},
+		"roles":        roles(),
 	}, nil
 }
 
@@ -126,13 +177,26 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	return nil
 }
 
-// Leave removes a session that ended from the realm.
+// Leave removes a session that ended from the realm: its subscriptions
+// and registrations go, its testaments are published (detached scope
+// first, as a router without session resumption must), and
+// wamp.session.on_leave fires.
 func (r *Realm) Leave(s *session.Session) {
 	r.broker.RemoveSession(s.ID)
 	r.dealer.RemoveSession(s.ID)
 	r.mu.Lock()
+	m := r.sessions[s.ID]
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
+	if m == nil || m.quiet {
+		return
+	}
+	for _, scope := range m.testaments {
+		for _, t := range scope {
+			r.broker.Publish(s, t.publish())
+		}
+	}
+	r.broker.Emit(wamp.MetaSessionOnLeave, wamp.List(uint64(s.ID), s.AuthID, s.AuthRole), wamp.Payload{}, nil)
 }
 
 // Shutdown refuses new sessions and says GOODBYE to every attached one.
@@ -140,8 +204,8 @@ func (r *Realm) Shutdown(reason wamp.URI, msg string) {
 	r.mu.Lock()
 	r.closed = true
 	list := make([]*session.Session, 0, len(r.sessions))
-	for _, s := range r.sessions {
-		list = append(list, s)
+	for _, m := range r.sessions {
+		list = append(list, m.s)
 	}
 	r.mu.Unlock()
 	for _, s := range list {

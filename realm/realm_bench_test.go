@@ -72,7 +72,11 @@ type fixture struct {
 }
 
 func newFixture(b *testing.B, n int) *fixture {
-	f := &fixture{r: realm.New(realm.Config{Name: "realm1"})}
+	r, err := realm.New(realm.Config{Name: "realm1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fixture{r: r}
 	j := joiner{r: f.r, sessions: make(chan *session.Session, 1)}
 	cfg := session.Config{QueueMessages: 1 << 16, QueueBytes: 1 << 30}
 	for i := 0; i < n; i++ {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
@@ -88,13 +89,27 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 		if _, dup := r.realms[rc.Name]; dup {
 			return nil, fmt.Errorf("router: duplicate realm %q", rc.Name)
 		}
-		r.realms[rc.Name] = realm.New(realm.Config{
-			Name:            rc.Name,
-			StrictURIs:      rc.StrictURIs,
-			SubscriptionIDs: &r.subIDs,
-			RegistrationIDs: &r.regIDs,
-			Logger:          log,
+		history := make([]broker.HistoryRule, len(rc.History))
+		for i, h := range rc.History {
+			history[i] = broker.HistoryRule{Topic: h.Topic, Match: h.Match, Limit: h.Limit}
+		}
+		rl, err := realm.New(realm.Config{
+			Name:              rc.Name,
+			StrictURIs:        rc.StrictURIs,
+			SubscriptionIDs:   &r.subIDs,
+			RegistrationIDs:   &r.regIDs,
+			DisclosePublisher: rc.DisclosePublisher,
+			DiscloseCaller:    rc.DiscloseCaller,
+			MaxRetained:       rc.RetainedTopics,
+			MaxRetainedBytes:  rc.RetainedBytes,
+			History:           history,
+			Logger:            log,
 		})
+		if err != nil {
+			return nil, fmt.Errorf("router: %w", err)
+		}
+		r.realms[rc.Name] = rl
+
 	}
 	return r, nil
 }

@@ -77,3 +77,11 @@ func ValidURI(u URI, strict, empty bool) bool {
 // Reserved reports whether u is in the "wamp." namespace that the
 // specification reserves for the router and the protocol itself.
 func (u URI) Reserved() bool { return strings.HasPrefix(string(u), "wamp.") }
+
+// Meta API URIs the router publishes and registers.
+const (
+	ErrNoSuchSession URI = "wamp.error.no_such_session"
+
+	MetaSessionOnJoin  URI = "wamp.session.on_join"
+	MetaSessionOnLeave URI = "wamp.session.on_leave"
+)

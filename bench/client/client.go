@@ -536,9 +536,10 @@ func (c *Conn) Subscribe(topic string) (wamp.ID, error) {
 	return c.request(&wamp.Message{Type: wamp.SUBSCRIBE, URI: wamp.URI(topic)}, wamp.SUBSCRIBED)
 }
 
-// Register registers procedure and returns the registration id.
-func (c *Conn) Register(procedure string) (wamp.ID, error) {
-	return c.request(&wamp.Message{Type: wamp.REGISTER, URI: wamp.URI(procedure)}, wamp.REGISTERED)
+// Register registers procedure with options (nil for none) and returns
+// the registration id.
+func (c *Conn) Register(procedure string, options wamp.Dict) (wamp.ID, error) {
+	return c.request(&wamp.Message{Type: wamp.REGISTER, URI: wamp.URI(procedure), Details: options}, wamp.REGISTERED)
 }
 
 // Leave says GOODBYE, waits for the router's GOODBYE (or the end of the

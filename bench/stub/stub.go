@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard/switchboard/transport"
@@ -57,10 +58,14 @@ type topic struct {
 	subs []*peer // copied on write: publishers read it without a lock
 }
 
+// registration is one procedure with its callees: one, or several that
+// share it (any invocation policy but single is served round-robin).
 type registration struct {
-	id     wamp.ID
-	uri    wamp.URI
-	callee *peer
+	id      wamp.ID
+	uri     wamp.URI
+	shared  bool
+	callees []*peer // copied on write, like topic.subs
+	next    atomic.Uint64
 }
 
 type callKey struct {
@@ -326,7 +331,8 @@ func (p *peer) handle(m *wamp.Message) bool {
 			p.replyError(wamp.UNSUBSCRIBE, m.Request, wamp.ErrNoSuchSubscription)
 		}
 	case wamp.REGISTER:
-		if id, ok := s.register(p, m.URI); ok {
+		shared := wamp.String(m.Details, "invoke")
+		if id, ok := s.register(p, m.URI, shared != "" && shared != "single"); ok {
 			p.reply(wamp.REGISTERED, m.Request, id)
 		} else {
 			p.replyError(wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists)
@@ -430,15 +436,19 @@ func (s *Server) dropSubLocked(p *peer, id wamp.ID) {
 	}
 }
 
-func (s *Server) register(p *peer, uri wamp.URI) (wamp.ID, bool) {
+func (s *Server) register(p *peer, uri wamp.URI, shared bool) (wamp.ID, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.procs[uri]; ok {
+	r := s.procs[uri]
+	if r != nil && (!shared || !r.shared) {
 		return 0, false
 	}
-	r := &registration{id: s.regIDs.Next(), uri: uri, callee: p}
-	s.procs[uri] = r
-	s.regs[r.id] = r
+	if r == nil {
+		r = &registration{id: s.regIDs.Next(), uri: uri, shared: shared}
+		s.procs[uri] = r
+		s.regs[r.id] = r
+	}
+	r.callees = append(r.callees[:len(r.callees):len(r.callees)], p)
 	p.regs = append(p.regs, r.id)
 	return r.id, true
 }
@@ -449,16 +459,27 @@ func (s *Server) unregister(p *peer, id wamp.ID) bool {
 	for i, rid := range p.regs {
 		if rid == id {
 			p.regs = append(p.regs[:i], p.regs[i+1:]...)
-			s.dropRegLocked(id)
+			s.dropRegLocked(p, id)
 			return true
 		}
 	}
 	return false
 }
 
-// dropRegLocked removes registration id. s.mu must be held.
-func (s *Server) dropRegLocked(id wamp.ID) {
-	if r := s.regs[id]; r != nil {
+// dropRegLocked takes p out of registration id. s.mu must be held.
+func (s *Server) dropRegLocked(p *peer, id wamp.ID) {
+	r := s.regs[id]
+	if r == nil {
+		return
+	}
+	callees := make([]*peer, 0, len(r.callees))
+	for _, q := range r.callees {
+		if q != p {
+			callees = append(callees, q)
+		}
+	}
+	r.callees = callees
+	if len(callees) == 0 {
 		delete(s.procs, r.uri)
 		delete(s.regs, id)
 	}
@@ -467,12 +488,19 @@ func (s *Server) dropRegLocked(id wamp.ID) {
 func (s *Server) call(caller *peer, m *wamp.Message) {
 	s.mu.RLock()
 	r := s.procs[m.URI]
+	var callees []*peer
+	if r != nil {
+		callees = r.callees
+	}
 	s.mu.RUnlock()
-	if r == nil {
+	if len(callees) == 0 {
 		caller.replyError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure)
 		return
 	}
-	callee := r.callee
+	callee := callees[0]
+	if len(callees) > 1 {
+		callee = callees[(r.next.Add(1)-1)%uint64(len(callees))]
+	}
 	// An id unique in the stub is unique among the callee's calls too.
 	req := s.reqIDs.Next()
 	s.cmu.Lock()
@@ -510,7 +538,7 @@ func (s *Server) forget(p *peer) {
 		s.dropSubLocked(p, id)
 	}
 	for _, id := range p.regs {
-		s.dropRegLocked(id)
+		s.dropRegLocked(p, id)
 	}
 	s.mu.Unlock()
 	p.subs, p.regs = nil, nil

@@ -47,7 +47,8 @@ Scenarios:
 
 	fanout   1 publisher, -subscribers K on one topic
 	pubsub   -pairs P publisher/subscriber pairs, each pair on its own topic
-	rpc      -callees N (one procedure each), -callers C with -inflight D calls each
+	rpc      -callees N (one procedure each, or one shared with -invoke roundrobin),
+	         -callers C with -inflight D calls each
 	conns    open -sessions N, each subscribed; router memory per session
 	churn    -parallel L loops of connect, join, subscribe, leave
 
@@ -95,6 +96,7 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Callees, "callees", 1, "rpc: callees, one procedure each (N)")
 	fs.IntVar(&cfg.Callers, "callers", 8, "rpc: callers (C)")
 	fs.IntVar(&cfg.InFlight, "inflight", 4, "rpc: calls in flight per caller (D)")
+	fs.StringVar(&cfg.Invoke, "invoke", "", "rpc: callees share one procedure with this invocation `policy` (roundrobin, random, ...) instead of one each")
 	fs.IntVar(&cfg.Sessions, "sessions", 1000, "conns: sessions to open")
 	fs.IntVar(&cfg.Parallel, "parallel", 16, "conns: parallel dialers; churn: loops")
 	fs.IntVar(&cfg.Window, "window", 32, "publications in flight per publisher (W)")

@@ -11,11 +11,14 @@ import { afterEach, describe, it } from 'node:test';
 import { SERIALIZERS, TEST, abandonAll, assertSameValue, assertWampID, autobahn, connect, uri } from './lib.mjs';
 
 const FEATURES = [
+  'event_history',
   'event_retention',
   'pattern_based_subscription',
   'publisher_exclusion',
   'publisher_identification',
+  'session_meta_api',
   'subscriber_blackwhite_listing',
+  'subscription_meta_api',
 ];
 
 // untilMarker returns the events of q that come before the one whose first

@@ -82,7 +82,8 @@ func testAdvFeatures(t *testing.T, url string, ser serializer) {
 	feats, _ := wamp.AsDict(wamp.Dict(c.RealmDetails())["roles"])
 	broker, _ := wamp.AsDict(feats["broker"])
 	got, _ := wamp.AsDict(broker["features"])
-	want := []string{"event_retention", "pattern_based_subscription", "publisher_exclusion", "publisher_identification", "subscriber_blackwhite_listing"}
+	want := []string{"event_history", "event_retention", "pattern_based_subscription", "publisher_exclusion",
+		"publisher_identification", "session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"}
 	var names []string
 	for k, v := range got {
 		if v != true {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchboard/switchboard/bench"
+	"github.com/switchboard/switchboard/router/routertest"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"nosuch"}, 2},
+		{[]string{"help"}, 0},
+		{[]string{"fanout", "-ser", "xml"}, 2},
+		{[]string{"fanout", "-nosuchflag"}, 2},
+		{[]string{"fanout", "stray"}, 2},
+		{[]string{"fanout", "-url", "ws://127.0.0.1:1/ws", "-pid", "-1"}, 1},
+		{[]string{"summarize"}, 1},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, &out, &errb); code != c.code {
+			t.Errorf("run(%q) = %d, want %d; stderr %q", c.args, code, c.code, errb.String())
+		}
+	}
+}
+
+// TestScenarioJSONAndSummarize runs a scenario against an in-process router
+// with -json, then summarizes the line it printed.
+func TestScenarioJSONAndSummarize(t *testing.T) {
+	r := routertest.Run(t, nil)
+	var out, errb bytes.Buffer
+	code := run([]string{"rpc", "-url", r.URL("rawsocket"), "-ser", "cbor", "-d", "100ms", "-pid", "-1",
+		"-json", "-label", "rpc-x", "-router", "switchboard", "-target", "throughput>=3"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("rpc exited %d: %s", code, errb.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("-json output %q: %v", out.String(), err)
+	}
+	if rep.Label != "rpc-x" || rep.Router != "switchboard" || rep.Target != "throughput>=3" || rep.Serializer != "cbor" || rep.Throughput <= 0 {
+		t.Errorf("report %+v: want the tags, cbor and a throughput", rep)
+	}
+
+	file := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(file, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"summarize", "-md", file}, &out, &errb); code != 0 {
+		t.Fatalf("summarize exited %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "| rpc-x | calls/s |") {
+		t.Errorf("summary lacks the rpc-x row:\n%s", out.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"fanout", "-url", r.URL("websocket"), "-subscribers", "2", "-d", "100ms", "-pid", "-1"}, &out, &errb); code != 0 {
+		t.Fatalf("fanout exited %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"throughput", "events/s", "latency", "generator"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
