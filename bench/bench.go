@@ -61,8 +61,10 @@ type Config struct {
 	// Window is the most publications in flight per publisher (W): a
 	// publication is in flight until every subscriber has received it, so
 	// a router's queues never hold more than W events per subscriber and
-	// nothing need be dropped. Keep it under the router's smallest queue
-	// (nexus: 64 messages). Default 32.
+	// nothing need be dropped. Keep it at most the smallest queue of the
+	// routers compared. Default 64, nexus's queue per session; at W=32 a
+	// fast router's fanout to one subscriber is bound by the round trip,
+	// not by its CPU.
 	Window int
 	// Rate switches publishers (fanout, pubsub) and callers (rpc) from
 	// window flow control to open loop at this many publications or calls
@@ -117,7 +119,7 @@ func (c *Config) defaults() {
 	def(&c.InFlight, 4)
 	def(&c.Sessions, 1000)
 	def(&c.Parallel, 16)
-	def(&c.Window, 32)
+	def(&c.Window, 64)
 	defDur := func(p *time.Duration, v time.Duration) {
 		if *p <= 0 {
 			*p = v

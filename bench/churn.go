@@ -81,15 +81,19 @@ func runChurn(ctx context.Context, cfg *Config, r *Report) error {
 
 	h := NewHistogram()
 	var last int64
+	var firstErr error
 	for _, l := range loops {
 		h.Merge(l.hist)
 		r.Sent += l.started
 		r.Received += l.measured
 		r.Errors += l.errs
 		last = max(last, l.finish.Load())
-		if l.firstErr != nil && len(r.Notes) == 0 {
-			r.Notes = append(r.Notes, "cycle failed: "+l.firstErr.Error())
+		if firstErr == nil {
+			firstErr = l.firstErr
 		}
+	}
+	if firstErr != nil {
+		r.Notes = append(r.Notes, "cycle failed: "+firstErr.Error())
 	}
 	m.perMsg(r, r.Sent)
 	if last > start && last < end {
@@ -99,7 +103,7 @@ func runChurn(ctx context.Context, cfg *Config, r *Report) error {
 	r.rates()
 	r.latencies(h)
 	if r.Received == 0 && r.Errors > 0 {
-		return fmt.Errorf("bench: churn: every cycle failed: %w", loops[0].firstErr)
+		return fmt.Errorf("bench: churn: every cycle failed: %w", firstErr)
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ scenarios=(
 	"pubsub-10|throughput>=8|pubsub -pairs 10"
 	"pubsub-100|throughput>=5|pubsub -pairs 100"
 	"rpc-8x4|throughput>=3|rpc -callees 1 -callers 8 -inflight 4"
-	"rpc-4x16|throughput>=3|rpc -callees 4 -callers 16 -inflight 4"
+	"rpc-4x16|throughput>=3|rpc -callees 4 -invoke roundrobin -callers 16 -inflight 4"
 	"rpc-rtt|p50<=1|rpc -callees 1 -callers 1 -inflight 1"
 	"conns-$sessions|mem<=0.4|conns -sessions $sessions -parallel 32"
 	"churn|throughput>=1.5|churn -parallel 32"
@@ -149,11 +149,13 @@ idle_pct() {
 	echo $((total > 0 ? 100 * idle / total : 100))
 }
 
-# wait_quiet waits, up to a minute, for the machine to be at least 90%
-# idle before a run: other work on the machine skews every figure.
+# wait_quiet waits, up to a minute (5 s with -quick), for the machine to be
+# at least 90% idle before a run: other work on the machine skews every
+# figure. What remains shows in the reports as others CPU.
 wait_quiet() {
-	local i idle
-	for i in $(seq 30); do
+	local i idle tries=30
+	[ "$quick" = 1 ] && tries=3
+	for i in $(seq "$tries"); do
 		idle=$(idle_pct)
 		if [ "$idle" -ge 90 ]; then
 			return 0

@@ -87,6 +87,11 @@ func TestAutobahnJS(t *testing.T) {
 			"SWITCHBOARD_URL="+r.wsURL,
 			"SWITCHBOARD_SERIALIZER=json")
 	})
+	t.Run("websocket-meta", func(t *testing.T) {
+		runNode(t, node, dir, "meta.test.mjs",
+			"SWITCHBOARD_URL="+r.wsURL,
+			"SWITCHBOARD_SERIALIZER=json")
+	})
 }
 
 // lookTool finds a program on PATH. Without it the test is skipped on a

@@ -440,7 +440,9 @@ func (r *Realm) addTestament(caller wamp.ID, args []any, kwargs map[string]any) 
 	if err != nil {
 		return err
 	}
-	if !wamp.ValidURI(wamp.URI(topic), false, false) || wamp.URI(topic).Reserved() {
+	// Checked as the broker will check it at publication, when it is too
+	// late to tell anyone.
+	if !wamp.ValidURI(wamp.URI(topic), r.strict, false) || wamp.URI(topic).Reserved() {
 		return wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid testament topic %q", topic))
 	}
 	t := testament{topic: wamp.URI(topic)}
@@ -595,16 +597,29 @@ func (r *Realm) countSubscribers(_ wamp.ID, args []any, _ map[string]any) (any, 
 	return n, nil
 }
 
-func (r *Realm) getEvents(_ wamp.ID, args []any, _ map[string]any) (any, error) {
+// getEvents takes limit as the keyword argument the specification
+// (pubsub_event_history.md) names, or positionally, as Crossbar.io also
+// accepts it.
+func (r *Realm) getEvents(_ wamp.ID, args []any, kwargs map[string]any) (any, error) {
 	id, err := argID(args, 0, "subscription")
 	if err != nil {
 		return nil, err
 	}
+	var lv any
+	if len(args) > 1 {
+		lv = args[1]
+	}
+	if v, ok := kwargs["limit"]; ok {
+		if lv != nil {
+			return nil, badArg("limit given both as argument 2 and as a keyword argument")
+		}
+		lv = v
+	}
 	limit := 0
-	if len(args) > 1 && args[1] != nil {
-		n, ok := wamp.AsInt(args[1])
+	if lv != nil {
+		n, ok := wamp.AsInt(lv)
 		if !ok || n < 0 {
-			return nil, badArg("argument 2 (limit) must be a non-negative integer")
+			return nil, badArg("limit must be a non-negative integer")
 		}
 		limit = int(n)
 	}

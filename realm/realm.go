@@ -40,6 +40,7 @@ type Config struct {
 // Realm is one routing domain.
 type Realm struct {
 	name   wamp.URI
+	strict bool // Config.StrictURIs
 	log    *slog.Logger
 	broker *broker.Broker
 	dealer *dealer.Dealer
@@ -67,6 +68,7 @@ func New(cfg Config) (*Realm, error) {
 	log := cfg.Logger.With("realm", string(cfg.Name))
 	r := &Realm{
 		name:     cfg.Name,
+		strict:   cfg.StrictURIs,
 		log:      log,
 		sessions: make(map[wamp.ID]*member),
 	}
@@ -136,7 +138,6 @@ func (r *Realm) Attach(s *session.Session, id wamp.ID) (wamp.Dict, error) {
 	}
 	r.sessions[id] = &member{s: s}
 	r.mu.Unlock()
-	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(sessionDetails(s)), wamp.Payload{}, nil)
 	return wamp.Dict{
 		"realm":        string(r.name),
 		"authid":       ident.AuthID,
@@ -145,6 +146,13 @@ func (r *Realm) Attach(s *session.Session, id wamp.ID) (wamp.Dict, error) {
 		"authprovider": ident.AuthProvider,
 		"roles":        roles(),
 	}, nil
+}
+
+// Joined publishes wamp.session.on_join once the session's WELCOME is
+// queued, so that nothing a watcher does about it reaches the session
+// first.
+func (r *Realm) Joined(s *session.Session) {
+	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(sessionDetails(s)), wamp.Payload{}, nil)
 }
 
 // Handle dispatches one message of an attached session.

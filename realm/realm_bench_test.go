@@ -2,73 +2,24 @@ package realm_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
-	"github.com/switchboard/switchboard/transport"
 	"github.com/switchboard/switchboard/wamp"
 	"github.com/switchboard/switchboard/wamp/codec"
 )
 
-// discardConn is a peer that joins, then only counts what it is sent: the
-// benchmarks measure the router's work (decode, route, encode, queue,
-// batch), not a network.
-type discardConn struct {
-	hello   chan []byte
-	closed  chan struct{}
-	once    sync.Once
-	written *atomic.Int64
-}
-
-func (c *discardConn) Serialization() wamp.Serialization { return wamp.JSON }
-func (c *discardConn) MaxWrite() int                     { return 0 }
-func (c *discardConn) RemoteAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *discardConn) Transport() string                 { return "discard" }
-
-func (c *discardConn) Read() ([]byte, error) {
-	select {
-	case h := <-c.hello:
-		return h, nil
-	case <-c.closed:
-		return nil, io.EOF
-	}
-}
-
-func (c *discardConn) WriteBatch(frames [][]byte) error {
-	c.written.Add(int64(len(frames)))
-	return nil
-}
-
-func (c *discardConn) Close(transport.CloseCode, string) error {
-	c.once.Do(func() { close(c.closed) })
-	return nil
-}
-
-type joiner struct {
-	r        *realm.Realm
-	sessions chan *session.Session
-}
-
-func (j joiner) Join(s *session.Session, _ wamp.URI, _ wamp.Dict) (session.Handler, wamp.Dict, error) {
-	d, err := j.r.Attach(s, wamp.GlobalID())
-	j.sessions <- s
-	return j.r, d, err
-}
-
-// fixture runs n sessions joined to one realm.
+// fixture runs n sessions joined to one realm whose peers only count what
+// they are sent: the benchmarks measure the router's work (decode, route,
+// encode, queue, batch), not a network.
 type fixture struct {
 	r        *realm.Realm
 	sessions []*session.Session
-	conns    []*discardConn
 	written  atomic.Int64
-	wg       sync.WaitGroup
 }
 
 func newFixture(b *testing.B, n int) *fixture {
@@ -77,27 +28,15 @@ func newFixture(b *testing.B, n int) *fixture {
 		b.Fatal(err)
 	}
 	f := &fixture{r: r}
-	j := joiner{r: f.r, sessions: make(chan *session.Session, 1)}
 	cfg := session.Config{QueueMessages: 1 << 16, QueueBytes: 1 << 30}
 	for i := 0; i < n; i++ {
-		c := &discardConn{hello: make(chan []byte, 1), closed: make(chan struct{}), written: &f.written}
-		c.hello <- []byte(`[1,"realm1",{"roles":{"subscriber":{},"publisher":{},"caller":{},"callee":{}}}]`)
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			session.Serve(c, cfg, j)
-		}()
-		f.sessions = append(f.sessions, <-j.sessions)
-		f.conns = append(f.conns, c)
+		c := newTestConn(wamp.JSON, false)
+		c.written = &f.written
+		s, _ := serve(b, r, cfg, c)
+		f.sessions = append(f.sessions, s)
 	}
 	f.waitWritten(b, int64(n)) // every WELCOME
 	f.written.Store(0)
-	b.Cleanup(func() {
-		for _, c := range f.conns {
-			_ = c.Close(transport.CloseNormal, "")
-		}
-		f.wg.Wait()
-	})
 	return f
 }
 

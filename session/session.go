@@ -48,6 +48,13 @@ type Handler interface {
 	Leave(s *Session)
 }
 
+// JoinWatcher is a Handler that wants to know when WELCOME has been queued,
+// for what must not reach anyone before it (wamp.session.on_join, which a
+// watcher could answer with wamp.session.kill).
+type JoinWatcher interface {
+	Joined(s *Session)
+}
+
 // Identity is who a session is, as WELCOME tells the peer.
 type Identity struct {
 	ID           wamp.ID
@@ -200,6 +207,9 @@ func (s *Session) handshake(j Joiner) Handler {
 		return nil
 	}
 	s.log.Info("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
+	if j, ok := h.(JoinWatcher); ok {
+		j.Joined(s)
+	}
 	return h
 }
 

@@ -99,7 +99,7 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Invoke, "invoke", "", "rpc: callees share one procedure with this invocation `policy` (roundrobin, random, ...) instead of one each")
 	fs.IntVar(&cfg.Sessions, "sessions", 1000, "conns: sessions to open")
 	fs.IntVar(&cfg.Parallel, "parallel", 16, "conns: parallel dialers; churn: loops")
-	fs.IntVar(&cfg.Window, "window", 32, "publications in flight per publisher (W)")
+	fs.IntVar(&cfg.Window, "window", 64, "publications in flight per publisher (W); at most the smallest router queue (nexus: 64)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications or calls per second per publisher or caller (0: window flow control)")
 	fs.IntVar(&cfg.Payload, "payload", 0, "extra payload bytes per publication or call")
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "conns: wait before reading the router's memory")

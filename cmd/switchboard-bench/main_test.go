@@ -8,9 +8,17 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/switchboard/switchboard/bench"
 	"github.com/switchboard/switchboard/router/routertest"
 )
+
+// TestMain fails when a goroutine outlives the tests; os/signal's watcher,
+// started by the first NotifyContext, lives as long as the process.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
+}
 
 func TestUsageErrors(t *testing.T) {
 	for _, c := range []struct {

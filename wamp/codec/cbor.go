@@ -98,6 +98,7 @@ const (
 	cborSimple = 7
 
 	cborBreak = 0xff
+	cborNull  = 0xf6 // simple value 22
 )
 
 var (
@@ -292,26 +293,35 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 
 	if lay.Payload && a.more() {
 		pos := a.n
-		if a.b[0]>>5 != cborArray {
-			return errElem(t, pos, argsName, "must be a list", nil)
-		}
-		raw, rest, err := cborItem(a.b)
-		if err != nil {
-			return errElem(t, pos, argsName, "is invalid", err)
-		}
-		m.Args = wamp.Payload{Raw: raw, Ser: wamp.CBOR}
-		a.advance(rest)
-		if a.more() {
-			pos := a.n
-			if a.b[0]>>5 != cborMap {
-				return errElem(t, pos, kwargsName, "must be a dict", nil)
-			}
+		// null (0xf6) stands for an absent payload, as in JSON.
+		switch {
+		case a.b[0] == cborNull:
+			a.advance(a.b[1:])
+		case a.b[0]>>5 == cborArray:
 			raw, rest, err := cborItem(a.b)
 			if err != nil {
-				return errElem(t, pos, kwargsName, "is invalid", err)
+				return errElem(t, pos, argsName, "is invalid", err)
 			}
-			m.Kwargs = wamp.Payload{Raw: raw, Ser: wamp.CBOR}
+			m.Args = wamp.Payload{Raw: raw, Ser: wamp.CBOR}
 			a.advance(rest)
+		default:
+			return errElem(t, pos, argsName, "must be a list", nil)
+		}
+		if a.more() {
+			pos := a.n
+			switch {
+			case a.b[0] == cborNull:
+				a.advance(a.b[1:])
+			case a.b[0]>>5 == cborMap:
+				raw, rest, err := cborItem(a.b)
+				if err != nil {
+					return errElem(t, pos, kwargsName, "is invalid", err)
+				}
+				m.Kwargs = wamp.Payload{Raw: raw, Ser: wamp.CBOR}
+				a.advance(rest)
+			default:
+				return errElem(t, pos, kwargsName, "must be a dict", nil)
+			}
 		}
 	}
 	if a.more() {

@@ -420,3 +420,48 @@ func TestConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestNullPayload: null Args or Kwargs stand for absent ones, as the nexus
+// client sends them for a call with Kwargs only; re-encoding gives the
+// canonical empty list.
+func TestNullPayload(t *testing.T) {
+	for _, ser := range wamp.Serializations {
+		c := For(ser)
+		t.Run(ser.String(), func(t *testing.T) {
+			kw, err := c.AppendValue(nil, map[string]any{"a": int64(1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := &wamp.Message{Type: wamp.CALL, Request: 1, URI: "com.example.p", Kwargs: wamp.Payload{Raw: kw, Ser: ser}}
+			frame, err := c.Encode(nil, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Swap the encoded empty Args list for a null.
+			var empty, null []byte
+			switch ser {
+			case wamp.JSON:
+				empty, null = []byte(`[],{`), []byte(`null,{`)
+			case wamp.MsgPack:
+				empty, null = []byte{0x90, 0x81}, []byte{0xc0, 0x81}
+			case wamp.CBOR:
+				empty, null = []byte{0x80, 0xa1}, []byte{0xf6, 0xa1}
+			}
+			nulled := bytes.Replace(frame, empty, null, 1)
+			if bytes.Equal(nulled, frame) {
+				t.Fatalf("no empty Args list in %q", frame)
+			}
+			var m wamp.Message
+			if err := c.Decode(nulled, &m); err != nil {
+				t.Fatalf("Decode with null Args: %v", err)
+			}
+			if !m.Args.IsZero() || !bytes.Equal(m.Kwargs.Raw, kw) {
+				t.Errorf("null Args: got Args %q Kwargs %q, want no Args and the Kwargs", m.Args.Raw, m.Kwargs.Raw)
+			}
+			again, err := c.Encode(nil, &m)
+			if err != nil || !bytes.Equal(again, frame) {
+				t.Errorf("re-encoded %q (%v), want %q", again, err, frame)
+			}
+		})
+	}
+}

@@ -178,27 +178,33 @@ func (d *jsonDecoder) decodeMessage(m *wamp.Message) error {
 			return errMalformed("%v: invalid JSON: %v", t, err)
 		}
 		if k != ']' {
-			if k != '[' {
+			// null stands for an absent payload: the nexus client sends
+			// null Args when a call has only Kwargs.
+			if k != '[' && k != 'n' {
 				return errElem(t, pos, argsName, "must be a list", nil)
 			}
 			raw, err := d.dec.ReadValue()
 			if err != nil {
 				return errElem(t, pos, argsName, "is invalid", err)
 			}
-			m.Args = wamp.Payload{Raw: raw[:len(raw):len(raw)], Ser: wamp.JSON}
+			if k == '[' {
+				m.Args = wamp.Payload{Raw: raw[:len(raw):len(raw)], Ser: wamp.JSON}
+			}
 			pos++
 			if k, err = d.peek(); err != nil {
 				return errMalformed("%v: invalid JSON: %v", t, err)
 			}
 			if k != ']' {
-				if k != '{' {
+				if k != '{' && k != 'n' {
 					return errElem(t, pos, kwargsName, "must be a dict", nil)
 				}
 				raw, err := d.dec.ReadValue()
 				if err != nil {
 					return errElem(t, pos, kwargsName, "is invalid", err)
 				}
-				m.Kwargs = wamp.Payload{Raw: raw[:len(raw):len(raw)], Ser: wamp.JSON}
+				if k == '{' {
+					m.Kwargs = wamp.Payload{Raw: raw[:len(raw):len(raw)], Ser: wamp.JSON}
+				}
 			}
 		}
 	}

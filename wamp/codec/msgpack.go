@@ -132,25 +132,34 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 
 	if lay.Payload && left > 0 {
 		left--
-		if msgp.NextType(b) != msgp.ArrayType {
+		// nil stands for an absent payload, as null does in JSON.
+		switch msgp.NextType(b) {
+		case msgp.NilType:
+			b = b[1:]
+		case msgp.ArrayType:
+			raw, rest, err := msgpackSpan(b)
+			if err != nil {
+				return errElem(t, pos, argsName, "is invalid", err)
+			}
+			m.Args, b = wamp.Payload{Raw: raw, Ser: wamp.MsgPack}, rest
+		default:
 			return errElem(t, pos, argsName, "must be a list", nil)
 		}
-		raw, rest, err := msgpackSpan(b)
-		if err != nil {
-			return errElem(t, pos, argsName, "is invalid", err)
-		}
-		m.Args, b = wamp.Payload{Raw: raw, Ser: wamp.MsgPack}, rest
 		pos++
 		if left > 0 {
 			left--
-			if msgp.NextType(b) != msgp.MapType {
+			switch msgp.NextType(b) {
+			case msgp.NilType:
+				b = b[1:]
+			case msgp.MapType:
+				raw, rest, err := msgpackSpan(b)
+				if err != nil {
+					return errElem(t, pos, kwargsName, "is invalid", err)
+				}
+				m.Kwargs, b = wamp.Payload{Raw: raw, Ser: wamp.MsgPack}, rest
+			default:
 				return errElem(t, pos, kwargsName, "must be a dict", nil)
 			}
-			raw, rest, err := msgpackSpan(b)
-			if err != nil {
-				return errElem(t, pos, kwargsName, "is invalid", err)
-			}
-			m.Kwargs, b = wamp.Payload{Raw: raw, Ser: wamp.MsgPack}, rest
 		}
 	}
 	if left > 0 {
