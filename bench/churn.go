@@ -100,7 +100,7 @@ func runChurn(ctx context.Context, cfg *Config, r *Report) error {
 		r.Seconds = float64(last-start) / 1e9
 	}
 	r.Expected = r.Sent
-	r.rates()
+	r.rates(r.Received)
 	r.latencies(h)
 	if r.Received == 0 && r.Errors > 0 {
 		return fmt.Errorf("bench: churn: every cycle failed: %w", firstErr)

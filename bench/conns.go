@@ -51,7 +51,7 @@ func runConns(ctx context.Context, cfg *Config, r *Report) error {
 		r.RouterRSSKiB, r.RouterHWMKiB = after.rssKiB, after.hwmKiB
 	}
 	rs.stop(conns)
-	r.rates()
+	r.rates(r.Received)
 	r.latencies(h)
 	rs.note(r)
 	return nil

@@ -62,6 +62,7 @@ type subscriber struct {
 
 	received atomic.Int64 // all events
 	measured atomic.Int64 // events published in the window
+	arrived  atomic.Int64 // events that arrived in the window
 	bad      atomic.Int64 // events without a stamp this generator wrote
 	disorder atomic.Int64 // events out of sequence
 	next     uint64       // next sequence number expected
@@ -81,6 +82,9 @@ func (s *subscriber) handle(m *wamp.Message) {
 	if stamp >= g.run.start {
 		s.hist.Record(t - stamp)
 		s.measured.Add(1)
+	}
+	if t >= g.run.start && t < g.run.end {
+		s.arrived.Add(1)
 	}
 	s.received.Add(1)
 	if seq != s.next {
@@ -185,7 +189,7 @@ func runPubSub(ctx context.Context, cfg *Config, r *Report) error {
 	close(stop)
 	<-finished
 
-	var received, measured, sent, sentMeasured, last int64
+	var received, measured, arrived, sent, sentMeasured, last int64
 	for _, g := range groups {
 		g.pmu.Lock()
 		sent += g.sent
@@ -202,11 +206,12 @@ func runPubSub(ctx context.Context, cfg *Config, r *Report) error {
 	}
 
 	count := func() {
-		received, measured = 0, 0
+		received, measured, arrived = 0, 0, 0
 		for _, g := range groups {
 			for _, s := range g.subs {
 				received += s.received.Load()
 				measured += s.measured.Load()
+				arrived += s.arrived.Load()
 			}
 		}
 	}
@@ -233,7 +238,7 @@ func runPubSub(ctx context.Context, cfg *Config, r *Report) error {
 	}
 	r.Sent, r.Received, r.Expected = sentMeasured, measured, expected
 	r.Lost = max(expected-received, 0)
-	r.rates()
+	r.rates(arrived)
 	r.latencies(h)
 	rs.note(r)
 	if r.Stalled {

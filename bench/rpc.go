@@ -26,6 +26,7 @@ type caller struct {
 
 	issued, issuedMeasured atomic.Int64
 	completed, measured    atomic.Int64
+	arrived                atomic.Int64 // results that arrived in the window
 	errs                   atomic.Int64
 	halted                 atomic.Bool
 	finish                 atomic.Int64
@@ -56,13 +57,16 @@ func (c *caller) issue(cfg *Config, start, end int64) bool {
 }
 
 // record handles a RESULT or ERROR; it reports whether one arrived.
-func (c *caller) record(m *wamp.Message, start int64) bool {
+func (c *caller) record(m *wamp.Message, start, end int64) bool {
 	switch m.Type {
 	case wamp.RESULT:
 		t := c.conn.LastRead()
 		if _, stamp, ok := parseArgs(c.ser, m.Args.Raw); ok && stamp >= start {
 			c.hist.Record(t - stamp)
 			c.measured.Add(1)
+		}
+		if t >= start && t < end {
+			c.arrived.Add(1)
 		}
 	case wamp.ERROR:
 		c.errs.Add(1)
@@ -137,7 +141,7 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 		}
 		callers[i] = c
 		if !window {
-			rs.serve(conn, func(m *wamp.Message) { c.record(m, start) })
+			rs.serve(conn, func(m *wamp.Message) { c.record(m, start, end) })
 			pacers.Go(func() { c.pace(cfg, start, end, stop) })
 			continue
 		}
@@ -147,7 +151,7 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 			}
 		}
 		rs.serve(conn, func(m *wamp.Message) {
-			if c.record(m, start) && !c.halted.Load() {
+			if c.record(m, start, end) && !c.halted.Load() {
 				c.issue(cfg, start, end)
 			}
 		})
@@ -165,14 +169,15 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 	close(stop)
 	pacers.Wait()
 
-	var issued, issuedMeasured, completed, measured, errs, last int64
+	var issued, issuedMeasured, completed, measured, arrived, errs, last int64
 	count := func() {
-		issued, issuedMeasured, completed, measured, errs = 0, 0, 0, 0, 0
+		issued, issuedMeasured, completed, measured, arrived, errs = 0, 0, 0, 0, 0, 0
 		for _, c := range callers {
 			issued += c.issued.Load()
 			issuedMeasured += c.issuedMeasured.Load()
 			completed += c.completed.Load()
 			measured += c.measured.Load()
+			arrived += c.arrived.Load()
 			errs += c.errs.Load()
 		}
 	}
@@ -209,7 +214,7 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 	r.Sent, r.Received, r.Expected = issuedMeasured, measured, issued
 	r.Lost = max(issued-completed, 0)
 	r.Errors += errs
-	r.rates()
+	r.rates(arrived)
 	r.latencies(h)
 	rs.note(r)
 	if errs > 0 {

@@ -131,6 +131,30 @@ type Transport struct {
 	// PingTimeout is how long to wait for the pong before closing the
 	// connection. Zero value: DefaultPingTimeout.
 	PingTimeout time.Duration
+	// AllowedOrigins lists the web origins whose pages may open a
+	// WebSocket (websocket only): "scheme://host[:port]" patterns where
+	// "*" stands for any characters of the host or any port, or "*" alone
+	// for every origin. A handshake without an Origin header (no browser)
+	// is always allowed; one from another origin gets 403. Zero value:
+	// DefaultAllowedOrigins, pages served from this machine only.
+	AllowedOrigins []string
+	// MaxConnectionsPerAddress bounds the open connections from one IP
+	// address on this listener; past it a RawSocket client gets handshake
+	// error 4 and a WebSocket client HTTP 503. Zero value: no bound.
+	MaxConnectionsPerAddress int
+	// AuthMethods, when set, restricts the authentication methods sessions
+	// of this listener may use (for example only tls on a listener that
+	// asks for client certificates). Zero value: every method of the
+	// realm.
+	AuthMethods []string
+}
+
+// DefaultAllowedOrigins are the origins a websocket transport allows when
+// its config gives none: pages served from this machine.
+var DefaultAllowedOrigins = []string{
+	"http://localhost:*", "https://localhost:*",
+	"http://127.0.0.1:*", "https://127.0.0.1:*",
+	"http://[::1]:*", "https://[::1]:*",
 }
 
 // TLS names a certificate and its key, both PEM files. A relative path in
@@ -139,10 +163,24 @@ type Transport struct {
 type TLS struct {
 	Cert string
 	Key  string
+	// ClientCA is a PEM file of the certificate authorities whose client
+	// certificates the listener accepts, for the tls authentication
+	// method. Zero value: no client certificates are asked for.
+	ClientCA string
+	// ClientAuth is ClientAuthOptional (zero value: a client may present a
+	// certificate, which is then verified) or ClientAuthRequired (a
+	// client without a valid certificate cannot connect). Needs ClientCA.
+	ClientAuth string
 	// Config is built by Load (and by Validate where it is nil) from the
-	// key pair: TLS 1.2 at least, Go's default cipher suites.
+	// key pair and ClientCA: TLS 1.2 at least, Go's default cipher suites.
 	Config *tls.Config
 }
+
+// Values of TLS.ClientAuth.
+const (
+	ClientAuthOptional = "optional"
+	ClientAuthRequired = "required"
+)
 
 // Realm is one realm the router serves.
 type Realm struct {
@@ -167,6 +205,18 @@ type Realm struct {
 	// History lists the topics whose last events are kept for
 	// wamp.subscription.get_events.
 	History []History
+	// Auth lists the authentication methods, tried in order. Zero value:
+	// anonymous access only, under the role "anonymous", as a Crossbar.io
+	// starter node. An anonymous method must be listed to keep anonymous
+	// access next to others.
+	Auth []AuthMethod
+	// Roles are the static permissions of each role. Zero value (and no
+	// Authorizer): every session may do everything. With Roles, an action
+	// no permission allows gets wamp.error.not_authorized.
+	Roles []Role
+	// Authorizer is a dynamic authorizer, asked for every role that Roles
+	// does not list.
+	Authorizer *Dynamic
 }
 
 // Disclosure policies (Realm.DisclosePublisher, Realm.DiscloseCaller).
@@ -278,6 +328,9 @@ func (c *Config) SetDefaults() {
 		if t.PingTimeout == 0 {
 			t.PingTimeout = DefaultPingTimeout
 		}
+	}
+	for i := range c.Realms {
+		c.Realms[i].setAuthDefaults()
 	}
 }
 

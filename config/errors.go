@@ -34,6 +34,10 @@ var (
 	ErrDuplicateRealm      = errors.New("duplicate realm")
 	ErrNoTransports        = errors.New("no transports")
 	ErrNoRealms            = errors.New("no realms")
+	ErrAuth                = errors.New("bad authentication setting")
+	ErrSecret              = errors.New("bad secret")
+	ErrRole                = errors.New("bad role or permission")
+	ErrOrigin              = errors.New("bad origin pattern")
 )
 
 // Error is one problem in a configuration, placed in its file.

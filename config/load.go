@@ -134,12 +134,14 @@ func before(a, b *token.Position) bool {
 var (
 	topKeys       = []string{"log", "transports", "realms", "limits"}
 	logKeys       = []string{"level", "format"}
-	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout"}
-	tlsKeys       = []string{"cert", "key"}
-	realmKeys     = []string{"name", "strict_uris", "disclose_publisher", "disclose_caller", "retained_topics", "retained_bytes", "history"}
-	historyKeys   = []string{"topic", "match", "limit"}
-	limitsKeys    = []string{"max_message_size", "outbound_queue"}
-	queueKeys     = []string{"messages", "bytes", "slow_consumer", "disconnect_after"}
+	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
+		"allowed_origins", "max_connections_per_address", "auth_methods"}
+	tlsKeys   = []string{"cert", "key", "client_ca", "client_auth"}
+	realmKeys = []string{"name", "strict_uris", "disclose_publisher", "disclose_caller", "retained_topics", "retained_bytes", "history",
+		"auth", "roles", "authorizer"}
+	historyKeys = []string{"topic", "match", "limit"}
+	limitsKeys  = []string{"max_message_size", "outbound_queue"}
+	queueKeys   = []string{"messages", "bytes", "slow_consumer", "disconnect_after"}
 )
 
 // decoder walks the YAML AST by hand rather than through yaml.Unmarshal:
@@ -633,6 +635,12 @@ func (d *decoder) transport(n ast.Node, path string) Transport {
 			t.PingInterval = d.duration(e.val, e.path)
 		case "ping_timeout":
 			t.PingTimeout = d.duration(e.val, e.path)
+		case "allowed_origins":
+			t.AllowedOrigins = d.strings(e)
+		case "max_connections_per_address":
+			t.MaxConnectionsPerAddress = d.integer(e.val, e.path)
+		case "auth_methods":
+			t.AuthMethods = d.strings(e)
 		default:
 			d.unknown(e, path, transportKeys)
 		}
@@ -681,6 +689,11 @@ func (d *decoder) tls(me entry) *TLS {
 		case "key":
 			t.Key, _ = d.str(e.val, e.path)
 			t.Key = d.localPath(t.Key)
+		case "client_ca":
+			t.ClientCA, _ = d.str(e.val, e.path)
+			t.ClientCA = d.localPath(t.ClientCA)
+		case "client_auth":
+			t.ClientAuth, _ = d.str(e.val, e.path)
 		default:
 			d.unknown(e, me.path, tlsKeys)
 		}
@@ -714,6 +727,12 @@ func (d *decoder) realms(me entry) []Realm {
 				rs[i].RetainedBytes = d.size(e.val, e.path)
 			case "history":
 				rs[i].History = d.history(e)
+			case "auth":
+				rs[i].Auth = d.authMethods(e)
+			case "roles":
+				rs[i].Roles = d.roles(e)
+			case "authorizer":
+				rs[i].Authorizer = d.dynamic(e, true)
 			default:
 				d.unknown(e, path, realmKeys)
 			}

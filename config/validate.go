@@ -161,6 +161,7 @@ func (v *validator) transport(t *Transport, path string) {
 	if t.TLS != nil {
 		v.tls(t, path+".tls")
 	}
+	v.transportSecurity(t, path)
 }
 
 func (v *validator) tls(t *Transport, path string) {
@@ -186,8 +187,12 @@ func (v *validator) tls(t *Transport, path string) {
 		v.failf(path, ErrTLS, "cannot load key pair: %v", err)
 		return
 	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	if !v.clientCA(t.TLS, path, cfg) {
+		return
+	}
 	if t.TLS.Config == nil {
-		t.TLS.Config = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+		t.TLS.Config = cfg
 	}
 }
 
@@ -300,6 +305,13 @@ func (v *validator) realms() {
 		return
 	}
 	first := make(map[wamp.URI]string, len(v.c.Realms))
+	names := make(map[wamp.URI]bool, len(v.c.Realms))
+	for _, r := range v.c.Realms {
+		names[r.Name] = true
+	}
+	for i := range v.c.Realms {
+		v.authRealm(i, &v.c.Realms[i], names)
+	}
 	for i, r := range v.c.Realms {
 		path := fmt.Sprintf("realms[%d].name", i)
 		switch {

@@ -47,8 +47,9 @@ var serializers = []string{"json", "msgpack", "cbor"}
 
 // TestAutobahnJS runs the AutobahnJS (Node.js) tests in interop/autobahn
 // against a switchboard router: the basic-profile suite over WebSocket once
-// per serializer, the cross-serializer suite, and the basic-profile suite
-// over RawSocket.
+// per serializer, the cross-serializer suite, the basic-profile suite over
+// RawSocket, the advanced and meta suites, and the authentication suite
+// against routers on examples/auth/config.yaml.
 func TestAutobahnJS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("interop test: builds the router and runs Node.js")
@@ -92,6 +93,56 @@ func TestAutobahnJS(t *testing.T) {
 			"SWITCHBOARD_URL="+r.wsURL,
 			"SWITCHBOARD_SERIALIZER=json")
 	})
+	// examples/auth/config.yaml, as shipped but on free ports. Each run
+	// gets a router of its own: the router slows down an address after a
+	// few failed logins, and each run fails a few on purpose.
+	authDir := filepath.Join(root, "examples", "auth")
+	startExample := func(t *testing.T) *router {
+		if r.bin == "" {
+			t.Skipf("%s set: the example is a switchboard config", nexusdEnv)
+		}
+		wsAddr, rsAddr := freeAddr(t), freeAddr(t)
+		tmp := t.TempDir()
+		cfg := writeExampleConfig(t, filepath.Join(authDir, "config.yaml"), tmp, wsAddr, rsAddr)
+		return runRouter(t, tmp, []string{r.bin, "-c", cfg}, wsAddr, rsAddr, false)
+	}
+	for _, s := range serializers {
+		t.Run("auth-example-websocket-"+s, func(t *testing.T) {
+			runNode(t, node, dir, "auth.test.mjs",
+				"SWITCHBOARD_URL="+startExample(t).wsURL,
+				"SWITCHBOARD_SERIALIZER="+s,
+				"SWITCHBOARD_AUTH_DIR="+authDir)
+		})
+	}
+	t.Run("auth-example-rawsocket-json", func(t *testing.T) {
+		runNode(t, node, dir, "auth.test.mjs",
+			"SWITCHBOARD_URL="+startExample(t).rsURL,
+			"SWITCHBOARD_SERIALIZER=json",
+			"SWITCHBOARD_AUTH_DIR="+authDir)
+	})
+}
+
+// writeExampleConfig copies an example config into dir with its listeners
+// moved from the default 127.0.0.1:8080 and 127.0.0.1:8081 to wsAddr and
+// rsAddr, so that the tests never collide with a router running there.
+func writeExampleConfig(t *testing.T, example, dir, wsAddr, rsAddr string) string {
+	t.Helper()
+	b, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b)
+	for from, to := range map[string]string{"127.0.0.1:8080": wsAddr, "127.0.0.1:8081": rsAddr} {
+		if n := strings.Count(src, "listen: "+from); n != 1 {
+			t.Fatalf("%s: %d listeners on %s, want 1", example, n, from)
+		}
+		src = strings.ReplaceAll(src, "listen: "+from, "listen: "+to)
+	}
+	path := filepath.Join(dir, filepath.Base(example))
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // lookTool finds a program on PATH. Without it the test is skipped on a
@@ -147,6 +198,7 @@ func npmCI(t *testing.T, dir string) {
 type router struct {
 	wsURL string // WebSocket endpoint, ws://host:port/ws
 	rsURL string // RawSocket endpoint, tcp://host:port
+	bin   string // the switchboard binary; "" for nexusd
 }
 
 // startRouter builds (from the module at root) and starts the router on free loopback ports, waits
@@ -158,14 +210,25 @@ func startRouter(t *testing.T, root string) *router {
 	wsAddr, rsAddr := freeAddr(t), freeAddr(t)
 
 	var args []string
+	var bin string
 	nexusd := os.Getenv(nexusdEnv)
 	if nexusd != "" {
 		t.Logf("%s set: testing nexusd %s, not switchboard", nexusdEnv, nexusd)
 		args = []string{nexusd, "-c", writeNexusConfig(t, tmp, wsAddr, rsAddr)}
 	} else {
-		args = []string{buildSwitchboard(t, root, tmp), "-c", writeConfig(t, tmp, wsAddr, rsAddr)}
+		bin = buildSwitchboard(t, root, tmp)
+		args = []string{bin, "-c", writeConfig(t, tmp, wsAddr, rsAddr)}
 	}
+	r := runRouter(t, tmp, args, wsAddr, rsAddr, nexusd != "")
+	r.bin = bin
+	return r
+}
 
+// runRouter starts the router command args in dir, waits until its
+// WebSocket port accepts connections, and registers a cleanup that stops it
+// with SIGTERM. The router's output is logged if the test fails.
+func runRouter(t *testing.T, tmp string, args []string, wsAddr, rsAddr string, nexusd bool) *router {
+	t.Helper()
 	out := new(syncBuffer)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = tmp
@@ -191,7 +254,7 @@ func startRouter(t *testing.T, root string) *router {
 			select {
 			case <-exited:
 				// nexusd stops only on SIGINT, so SIGTERM kills it.
-				if waitErr != nil && nexusd == "" {
+				if waitErr != nil && !nexusd {
 					t.Errorf("router did not exit cleanly on SIGTERM: %v", waitErr)
 				}
 			case <-time.After(shutdownTimeout):

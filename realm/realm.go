@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/dealer"
 	"github.com/switchboard/switchboard/session"
@@ -33,6 +34,12 @@ type Config struct {
 	MaxRetainedBytes int
 	// History lists the subscriptions that keep an event history.
 	History []broker.HistoryRule
+	// Auth authenticates joining sessions. Nil means anonymous access
+	// only, under the role "anonymous" (auth.NewSet's default).
+	Auth *auth.Set
+	// Authorizer decides what sessions may do. Nil means everything is
+	// allowed to everyone.
+	Authorizer auth.Authorizer
 	// Logger. Nil means discard.
 	Logger *slog.Logger
 }
@@ -44,6 +51,11 @@ type Realm struct {
 	log    *slog.Logger
 	broker *broker.Broker
 	dealer *dealer.Dealer
+	auth   *auth.Set
+	authz  auth.Authorizer // nil: everything allowed
+	// neverDiscloseCaller and neverDisclosePublisher: the realm refuses
+	// disclosure, which a permission's disclose option does not override.
+	neverDiscloseCaller, neverDisclosePublisher bool
 
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*member
@@ -71,6 +83,14 @@ func New(cfg Config) (*Realm, error) {
 		strict:   cfg.StrictURIs,
 		log:      log,
 		sessions: make(map[wamp.ID]*member),
+		auth:     cfg.Auth,
+		authz:    cfg.Authorizer,
+
+		neverDiscloseCaller:    cfg.DiscloseCaller == "never",
+		neverDisclosePublisher: cfg.DisclosePublisher == "never",
+	}
+	if r.auth == nil {
+		r.auth = auth.NewSet(auth.SetConfig{Logger: log})
 	}
 	disclose := cfg.DisclosePublisher
 	if disclose == "client" {
@@ -122,13 +142,25 @@ var ErrClosed = wamp.NewError(wamp.ErrSystemShutdown, "the router is shutting do
 // Attach admits s with session id id as an anonymous client and returns the
 // WELCOME details. id must be unique router-wide; the router ensures it.
 func (r *Realm) Attach(s *session.Session, id wamp.ID) (wamp.Dict, error) {
+	return r.AttachAs(s, id, auth.Identity{
+		AuthID:       strconv.FormatUint(uint64(id), 10),
+		AuthRole:     "anonymous",
+		AuthMethod:   auth.MethodAnonymous,
+		AuthProvider: auth.ProviderStatic,
+	})
+}
+
+// AttachAs admits s with session id id under the identity it authenticated
+// as (Authenticate) and returns the WELCOME details, which carry authextra
+// when the identity has one.
+func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wamp.Dict, error) {
 	ident := session.Identity{
 		ID:           id,
 		Realm:        r.name,
-		AuthID:       strconv.FormatUint(uint64(id), 10),
-		AuthRole:     "anonymous",
-		AuthMethod:   "anonymous",
-		AuthProvider: "static",
+		AuthID:       who.AuthID,
+		AuthRole:     who.AuthRole,
+		AuthMethod:   who.AuthMethod,
+		AuthProvider: who.AuthProvider,
 	}
 	s.SetIdentity(ident)
 	r.mu.Lock()
@@ -138,14 +170,18 @@ func (r *Realm) Attach(s *session.Session, id wamp.ID) (wamp.Dict, error) {
 	}
 	r.sessions[id] = &member{s: s}
 	r.mu.Unlock()
-	return wamp.Dict{
+	welcome := wamp.Dict{
 		"realm":        string(r.name),
 		"authid":       ident.AuthID,
 		"authrole":     ident.AuthRole,
 		"authmethod":   ident.AuthMethod,
 		"authprovider": ident.AuthProvider,
 		"roles":        roles(),
-	}, nil
+	}
+	if len(who.AuthExtra) > 0 {
+		welcome["authextra"] = map[string]any(who.AuthExtra)
+	}
+	return welcome, nil
 }
 
 // Joined publishes wamp.session.on_join once the session's WELCOME is
@@ -157,6 +193,11 @@ func (r *Realm) Joined(s *session.Session) {
 
 // Handle dispatches one message of an attached session.
 func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
+	if r.authz != nil {
+		if a := authAction[m.Type]; a != 0 && !r.authorize(s, m, a) {
+			return nil
+		}
+	}
 	switch m.Type {
 	case wamp.PUBLISH:
 		r.broker.Publish(s, m)
@@ -192,6 +233,9 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 func (r *Realm) Leave(s *session.Session) {
 	r.broker.RemoveSession(s.ID)
 	r.dealer.RemoveSession(s.ID)
+	if f, ok := r.authz.(forgetter); ok {
+		f.Forget(s.ID)
+	}
 	r.mu.Lock()
 	m := r.sessions[s.ID]
 	delete(r.sessions, s.ID)

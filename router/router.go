@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/realm"
@@ -23,6 +24,9 @@ import (
 type Options struct {
 	// Logger. Nil means discard.
 	Logger *slog.Logger
+	// AuthLimiter slows down addresses with repeated authentication
+	// failures, router-wide. Nil means one with auth's defaults.
+	AuthLimiter *auth.Limiter
 }
 
 // Listener is one open transport listener.
@@ -85,13 +89,22 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 	if q.SlowConsumer == "disconnect" {
 		r.sessCfg.Policy = session.PolicyDisconnect
 	}
-	for _, rc := range cfg.Realms {
+	lim := opts.AuthLimiter
+	if lim == nil {
+		lim = auth.NewLimiter(auth.LimiterConfig{})
+	}
+	for i := range cfg.Realms {
+		rc := &cfg.Realms[i]
 		if _, dup := r.realms[rc.Name]; dup {
 			return nil, fmt.Errorf("router: duplicate realm %q", rc.Name)
 		}
 		history := make([]broker.HistoryRule, len(rc.History))
 		for i, h := range rc.History {
 			history[i] = broker.HistoryRule{Topic: h.Topic, Match: h.Match, Limit: h.Limit}
+		}
+		authn, authz, err := r.buildAuth(rc, lim)
+		if err != nil {
+			return nil, fmt.Errorf("router: %w", err)
 		}
 		rl, err := realm.New(realm.Config{
 			Name:              rc.Name,
@@ -103,6 +116,8 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 			MaxRetained:       rc.RetainedTopics,
 			MaxRetainedBytes:  rc.RetainedBytes,
 			History:           history,
+			Auth:              authn,
+			Authorizer:        authz,
 			Logger:            log,
 		})
 		if err != nil {
@@ -138,7 +153,11 @@ func (r *Router) transportConfig(tc config.Transport) transport.Config {
 		MaxMessageSize: tc.MaxMessageSize,
 		PingInterval:   tc.PingInterval,
 		PingTimeout:    tc.PingTimeout,
-		Logger:         r.log,
+		AllowedOrigins: tc.AllowedOrigins,
+		// Per listener: each transport.WebSocketHandler and
+		// ServeRawSocket keeps its own count.
+		MaxConnsPerAddr: tc.MaxConnectionsPerAddress,
+		Logger:          r.log,
 	}
 }
 
@@ -158,6 +177,8 @@ func (r *Router) startLocked(tc config.Transport) error {
 	}
 	l := Listener{Type: tc.Type, Addr: addr}
 	tcfg := r.transportConfig(tc)
+	allowed := tc.AuthMethods
+	serve := func(c transport.Conn) { r.serveConn(c, allowed) }
 	switch tc.Type {
 	case "websocket":
 		scheme := "ws"
@@ -166,7 +187,7 @@ func (r *Router) startLocked(tc config.Transport) error {
 		}
 		l.URL = scheme + "://" + addr + tc.Path
 		mux := http.NewServeMux()
-		mux.Handle(tc.Path, transport.WebSocketHandler(tcfg, r.serveConn))
+		mux.Handle(tc.Path, transport.WebSocketHandler(tcfg, serve))
 		srv := &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -193,7 +214,7 @@ func (r *Router) startLocked(tc config.Transport) error {
 		r.serving.Add(1)
 		go func() {
 			defer r.serving.Done()
-			if err := transport.ServeRawSocket(ln, tcfg, r.serveConn); err != nil {
+			if err := transport.ServeRawSocket(ln, tcfg, serve); err != nil {
 				r.log.Error("rawsocket listener failed", "addr", addr, "error", err)
 			}
 		}()
@@ -236,7 +257,9 @@ func (r *Router) URL(typ string) string {
 	return ""
 }
 
-func (r *Router) serveConn(c transport.Conn) {
+// serveConn runs the session of one connection. allowed, when not nil,
+// restricts the authentication methods to those of its listener.
+func (r *Router) serveConn(c transport.Conn, allowed []string) {
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
@@ -252,19 +275,20 @@ func (r *Router) serveConn(c transport.Conn) {
 		r.mu.Unlock()
 		r.sessions.Done()
 	}()
-	session.Serve(c, r.sessCfg, joiner{r: r, c: c})
+	session.Serve(c, r.sessCfg, joiner{r: r, c: c, allowed: allowed})
 }
 
 // joiner admits the session of one connection and marks the connection
 // joined, so that Shutdown knows which connections will hear GOODBYE and
 // which it must close itself.
 type joiner struct {
-	r *Router
-	c transport.Conn
+	r       *Router
+	c       transport.Conn
+	allowed []string // authentication methods of the listener; nil: all
 }
 
 func (j joiner) Join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {
-	h, welcome, err := j.r.join(s, name, details)
+	h, welcome, err := j.r.join(s, name, details, j.allowed)
 	if err == nil {
 		j.r.mu.Lock()
 		j.r.conns[j.c] = true
@@ -273,8 +297,9 @@ func (j joiner) Join(s *session.Session, name wamp.URI, details wamp.Dict) (sess
 	return h, welcome, err
 }
 
-// join finds the realm and gives the session a router-wide unique id.
-func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {
+// join finds the realm, gives the session a router-wide unique id (which a
+// wampcra challenge names), authenticates it and attaches it.
+func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allowed []string) (session.Handler, wamp.Dict, error) {
 	rl := r.realms[name]
 	if rl == nil {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", name))
@@ -290,7 +315,12 @@ func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict) (ses
 	}
 	r.ids[id] = struct{}{}
 	r.mu.Unlock()
-	welcome, err := rl.Attach(s, id)
+	ident, err := rl.Authenticate(s, id, details, allowed)
+	if err != nil {
+		r.releaseID(id)
+		return nil, nil, err
+	}
+	welcome, err := rl.AttachAs(s, id, ident)
 	if err != nil {
 		r.releaseID(id)
 		return nil, nil, err

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/router/routertest"
+	"github.com/switchboard/switchboard/transport"
 )
 
 // selfSigned returns a server config for 127.0.0.1 and a client config
@@ -110,5 +112,13 @@ func TestTLS(t *testing.T) {
 				t.Fatalf("plain client joined through the TLS listener %s", plain)
 			}
 		})
+	}
+}
+
+// The config documents the origins a websocket listener allows by default;
+// the transport applies its own copy of them.
+func TestDefaultAllowedOrigins(t *testing.T) {
+	if !slices.Equal(config.DefaultAllowedOrigins, transport.DefaultAllowedOrigins) {
+		t.Errorf("config.DefaultAllowedOrigins %v != transport.DefaultAllowedOrigins %v", config.DefaultAllowedOrigins, transport.DefaultAllowedOrigins)
 	}
 }

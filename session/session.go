@@ -1,11 +1,13 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,9 +106,22 @@ type Session struct {
 	closeReason string
 	goodbyeSent bool
 
-	wake    chan struct{}
-	done    chan struct{}
+	// writing is true while a writer goroutine runs (guarded by mu). The
+	// writer is started when the queue gets its first frame and exits
+	// when it has drained it, so an idle session holds no writer
+	// goroutine and no stack for it: at 10,000 idle sessions that is the
+	// larger part of a session's memory.
+	writing bool
+	writers sync.WaitGroup
+	// spare and batch are the writer's reused slices; only the one
+	// running writer touches them.
+	spare   []entry
+	batch   [][]byte
 	dropped atomic.Uint64
+
+	// hctx ends with the handshake (HandshakeContext); set by the reader
+	// before Join.
+	hctx context.Context
 }
 
 // Serve runs a session on conn until it ends: it reads HELLO, joins through
@@ -122,14 +137,11 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		maxWrite: conn.MaxWrite(),
 		cfg:      cfg,
 		log:      cfg.Logger.With("remote", addrString(conn.RemoteAddr()), "transport", conn.Transport(), "serializer", ser.String()),
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
 	}
 	if s.codec == nil {
 		_ = conn.Close(transport.CloseProtocolError, "unsupported serializer")
 		return
 	}
-	go s.writeLoop()
 	h := s.handshake(j)
 	if h != nil {
 		peerGoodbye := s.readLoop(h)
@@ -143,7 +155,8 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		s.log.Info("session left", "dropped_events", s.dropped.Load())
 	}
 	s.flushAndClose(transport.CloseNormal, "")
-	<-s.done
+	s.writers.Wait()
+	s.closeNow(transport.CloseNormal, "")
 }
 
 func addrString(a net.Addr) string {
@@ -156,7 +169,11 @@ func addrString(a net.Addr) string {
 // handshake reads HELLO and joins. It returns nil when the session ended
 // before it joined (an ABORT was queued or the connection failed).
 func (s *Session) handshake(j Joiner) Handler {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.hctx = ctx
 	timer := time.AfterFunc(s.cfg.HelloTimeout, func() {
+		cancel()
 		s.log.Info("no HELLO in time", "timeout", s.cfg.HelloTimeout)
 		s.closeNow(transport.ClosePolicy, "no HELLO in time")
 	})
@@ -185,6 +202,12 @@ func (s *Session) handshake(j Joiner) Handler {
 	}
 	s.HelloDetails = m.Details
 	h, welcome, err := j.Join(s, m.URI, m.Details)
+	if errors.Is(err, ErrClosed) {
+		// The peer left or aborted during the authentication (Challenge):
+		// there is no one to send ABORT to.
+		s.log.Info("join abandoned", "realm", m.URI, "error", err)
+		return nil
+	}
 	if err != nil {
 		var we *wamp.Error
 		if !errors.As(err, &we) {
@@ -439,15 +462,19 @@ func (s *Session) enqueue(e entry, droppable bool) error {
 	}
 	s.q = append(s.q, e)
 	s.qBytes += len(e.b)
-	first := len(s.q) == 1
+	s.startWriterLocked()
 	s.mu.Unlock()
-	if first {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
 	return nil
+}
+
+// startWriterLocked starts a writer unless one runs. s.mu must be held, so
+// that writers.Add happens before Serve's Wait.
+func (s *Session) startWriterLocked() {
+	if !s.writing {
+		s.writing = true
+		s.writers.Add(1)
+		go s.writeLoop()
+	}
 }
 
 // overflowLocked handles a message that does not fit. s.mu must be held; it
@@ -484,9 +511,9 @@ func (s *Session) flushAndClose(code transport.CloseCode, reason string) {
 	if s.state == stateOpen {
 		s.state = stateFlushClose
 		s.closeCode, s.closeReason = code, reason
+		s.startWriterLocked()
 	}
 	s.mu.Unlock()
-	s.signal()
 }
 
 // closeNow closes the connection at once; the reader's Read and the
@@ -501,14 +528,6 @@ func (s *Session) closeNow(code transport.CloseCode, reason string) {
 	s.dropQueueLocked()
 	s.mu.Unlock()
 	_ = s.conn.Close(code, reason)
-	s.signal()
-}
-
-func (s *Session) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
 
 // dropQueueLocked forgets queued frames; s.mu must be held.
@@ -518,59 +537,76 @@ func (s *Session) dropQueueLocked() {
 	s.qBytes = 0
 }
 
-// writeLoop drains the queue in batches: one WriteBatch per wake-up carries
-// everything queued since the last one, so a burst of events costs one
-// system call rather than one per event.
+// maxSpare bounds the slices an idle session keeps for its next writer.
+const maxSpare = 256
+
+// writeLoop drains the queue in batches: each round hands everything queued
+// since the last one to one WriteBatch, so a burst of events costs one
+// system call rather than one per event. It exits when the queue is empty;
+// the next enqueue starts a new writer.
 func (s *Session) writeLoop() {
-	defer close(s.done)
-	var (
-		batch [][]byte
-		ents  []entry
-	)
+	defer s.writers.Done()
+	idleChecks := 0
 	for {
 		s.mu.Lock()
-		for len(s.q) == 0 && s.state == stateOpen {
+		if s.state == stateClosed {
+			s.writing = false
 			s.mu.Unlock()
-			<-s.wake
-			s.mu.Lock()
-		}
-		ents, s.q = s.q, ents[:0]
-		s.qBytes = 0
-		s.fullSince = time.Time{}
-		state, code, reason := s.state, s.closeCode, s.closeReason
-		s.mu.Unlock()
-
-		if state == stateClosed {
 			return
 		}
-		if len(ents) > 0 {
-			batch = batch[:0]
-			for _, e := range ents {
-				batch = append(batch, e.b)
-			}
-			err := s.conn.WriteBatch(batch)
-			clear(batch)
-			for i, e := range ents {
-				if e.bp != nil && cap(e.b) <= maxPooled {
-					*e.bp = e.b[:0]
-					bufPool.Put(e.bp)
-				}
-				ents[i] = entry{}
-			}
-			if err != nil {
-				s.log.Debug("write failed", "error", err)
-				s.closeNow(transport.CloseInternal, "write failed")
-				return
-			}
-		}
-		if state == stateFlushClose {
-			s.mu.Lock()
-			empty := len(s.q) == 0
-			s.mu.Unlock()
-			if empty {
+		if len(s.q) == 0 {
+			if s.state == stateFlushClose {
+				code, reason := s.closeCode, s.closeReason
+				s.writing = false
+				s.mu.Unlock()
 				s.closeNow(code, reason)
 				return
 			}
+			if idleChecks == 0 {
+				// A publisher in a burst is likely to queue again at
+				// once: yield once before giving the goroutine up, so a
+				// busy subscriber does not start a writer per event.
+				idleChecks++
+				s.mu.Unlock()
+				runtime.Gosched()
+				continue
+			}
+			s.writing = false
+			if cap(s.spare) > maxSpare {
+				s.spare, s.batch = nil, nil
+			}
+			s.mu.Unlock()
+			return
+		}
+		idleChecks = 0
+		ents := s.q
+		s.q = s.spare[:0]
+		s.qBytes = 0
+		s.fullSince = time.Time{}
+		s.mu.Unlock()
+
+		batch := s.batch[:0]
+		for _, e := range ents {
+			batch = append(batch, e.b)
+		}
+		err := s.conn.WriteBatch(batch)
+		clear(batch)
+		s.batch = batch
+		for i, e := range ents {
+			if e.bp != nil && cap(e.b) <= maxPooled {
+				*e.bp = e.b[:0]
+				bufPool.Put(e.bp)
+			}
+			ents[i] = entry{}
+		}
+		s.spare = ents[:0]
+		if err != nil {
+			s.log.Debug("write failed", "error", err)
+			s.mu.Lock()
+			s.writing = false
+			s.mu.Unlock()
+			s.closeNow(transport.CloseInternal, "write failed")
+			return
 		}
 	}
 }

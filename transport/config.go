@@ -52,6 +52,20 @@ type Config struct {
 	// caller's http.Server (ReadHeaderTimeout). Zero value: 10s.
 	HandshakeTimeout time.Duration
 
+	// AllowedOrigins lists the web origins whose pages may open a
+	// WebSocket: "scheme://host[:port]" patterns, "*" standing for any
+	// characters of the host or any port, or "*" alone for all. A
+	// handshake from any other origin gets 403; one without an Origin
+	// header (no browser) is always allowed. WebSocket only. Zero value
+	// (nil): DefaultAllowedOrigins.
+	AllowedOrigins []string
+
+	// MaxConnsPerAddr bounds the open connections from one IP address on
+	// the listener. Past it a WebSocket handshake gets HTTP 503 and a
+	// RawSocket one the handshake error 4 (maximum connection count
+	// reached). Zero value: no bound.
+	MaxConnsPerAddr int
+
 	// Logger receives handshake failures and peer misbehaviour.
 	// Zero value (nil): logs are discarded.
 	Logger *slog.Logger

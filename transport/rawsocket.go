@@ -18,6 +18,7 @@ const (
 	// Error codes of a handshake reply, sent in the high nibble.
 	rawErrSerializer = 1 // serializer unsupported
 	rawErrReserved   = 3 // use of reserved bits
+	rawErrMaxConns   = 4 // maximum connection count reached
 )
 
 // ServeRawSocket accepts WAMP-over-RawSocket connections on ln (TCP, Unix or
@@ -28,6 +29,7 @@ const (
 // goroutines, as http.Server.Serve does not wait for handlers.
 func ServeRawSocket(ln net.Listener, cfg Config, serve func(Conn)) error {
 	cfg = cfg.withDefaults()
+	limit := newAddrLimiter(cfg.MaxConnsPerAddr)
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -47,11 +49,18 @@ func ServeRawSocket(ln net.Listener, cfg Config, serve func(Conn)) error {
 			return fmt.Errorf("transport: rawsocket accept: %w", err)
 		}
 		backoff = 0
-		go serveRawSocket(nc, cfg, serve)
+		go serveRawSocket(nc, cfg, limit, serve)
 	}
 }
 
-func serveRawSocket(nc net.Conn, cfg Config, serve func(Conn)) {
+func serveRawSocket(nc net.Conn, cfg Config, limit *addrLimiter, serve func(Conn)) {
+	release, ok := limit.acquire(nc.RemoteAddr().String())
+	defer release()
+	if !ok {
+		cfg.Logger.Info("transport: rawsocket over the connection limit", "remote", nc.RemoteAddr().String(), "limit", cfg.MaxConnsPerAddr)
+		refuseRawSocket(nc, cfg, rawErrMaxConns)
+		return
+	}
 	c, err := rawHandshake(nc, cfg)
 	if err != nil {
 		cfg.Logger.Info("transport: rawsocket handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
@@ -96,6 +105,18 @@ func rawHandshake(nc net.Conn, cfg Config) (*conn, error) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return newConn(nc, false, ser, 1<<(9+int(exp)), 1<<(9+int(req[1]>>4)), cfg, nil), nil
+}
+
+// refuseRawSocket reads the client's handshake request and answers it with
+// the error code, then closes nc.
+func refuseRawSocket(nc net.Conn, cfg Config, code byte) {
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
+	var req [4]byte
+	if _, err := io.ReadFull(nc, req[:]); err != nil || req[0] != rawMagic {
+		return
+	}
+	_, _ = nc.Write([]byte{rawMagic, code << 4, 0, 0})
 }
 
 // rawExponent returns the largest n in 0..15 with 2^(9+n) <= max.

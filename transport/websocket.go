@@ -23,13 +23,16 @@ func WebSocketHandler(cfg Config, serve func(Conn)) http.Handler {
 	for i, s := range cfg.Serializations {
 		names[i] = s.Subprotocol()
 	}
-	return &wsHandler{cfg: cfg, serve: serve, offer: strings.Join(names, ", ")}
+	return &wsHandler{cfg: cfg, serve: serve, offer: strings.Join(names, ", "),
+		origins: compileOrigins(cfg.AllowedOrigins), limit: newAddrLimiter(cfg.MaxConnsPerAddr)}
 }
 
 type wsHandler struct {
-	cfg   Config
-	serve func(Conn)
-	offer string // our subprotocols, for the 400 answer
+	cfg     Config
+	serve   func(Conn)
+	offer   string // our subprotocols, for the 400 answer
+	origins originPolicy
+	limit   *addrLimiter
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +43,26 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "Upgrade")
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, "transport: this endpoint speaks WAMP over WebSocket only", http.StatusUpgradeRequired)
+		return
+	}
+	if origin := r.Header.Values("Origin"); !h.origins.allows(origin) {
+		h.cfg.Logger.Info("transport: websocket from a refused origin", "remote", r.RemoteAddr, "origin", strings.Join(origin, ", "))
+		http.Error(w, "transport: origin not allowed", http.StatusForbidden)
+		return
+	}
+	release, ok := h.limit.acquire(r.RemoteAddr)
+	// The slot is the connection's until the session ends, which is after
+	// this handler returns once the upgrade succeeded (see below).
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
+	if !ok {
+		h.cfg.Logger.Info("transport: websocket over the connection limit", "remote", r.RemoteAddr, "limit", h.cfg.MaxConnsPerAddr)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "transport: too many connections from your address", http.StatusServiceUnavailable)
 		return
 	}
 	ser, ok := h.negotiate(r.Header)
@@ -70,8 +93,17 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pending = bytes.Clone(p)
 	}
 	c := newConn(nc, true, ser, h.cfg.MaxMessageSize, 0, h.cfg, pending)
-	defer c.finish()
-	h.serve(c)
+	// The session runs on a goroutine of its own and the handler returns:
+	// net/http's goroutine has grown a large stack serving the request,
+	// and its connection state (request, buffers) stays reachable for as
+	// long as the handler runs. At thousands of idle sessions that would
+	// be most of their memory.
+	handedOff = true
+	go func() {
+		defer release()
+		defer c.finish()
+		h.serve(c)
+	}()
 }
 
 // negotiate picks the first of our serializations that the client offers.

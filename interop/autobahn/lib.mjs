@@ -222,8 +222,10 @@ export async function abandonAll() {
 
 // connect opens a connection with one serializer, joins realm and resolves
 // with a Peer. If the router refuses the session, it rejects with an Error
-// carrying closeReason and closeDetails from Connection.onclose.
-export function connect({ serializer = SERIALIZER, realm = REALM } = {}) {
+// carrying closeReason and closeDetails from Connection.onclose. auth holds
+// AutobahnJS's authentication options (authmethods, authid, authextra,
+// onchallenge); without them the session is anonymous.
+export function connect({ serializer = SERIALIZER, realm = REALM, auth = {} } = {}) {
   return new Promise((resolve, reject) => {
     let peer = null;
     const userErrors = [];
@@ -240,6 +242,7 @@ export function connect({ serializer = SERIALIZER, realm = REALM } = {}) {
       retry_if_unreachable: false,
       on_user_error: (err, msg) => userErrors.push(err),
       on_internal_error: (err, msg) => internalErrors.push(msg ? `${msg} ${err}` : err),
+      ...auth,
     });
     const conn = { connection, closed, closing: false, userErrors, internalErrors };
     live.add(conn);
