@@ -6,7 +6,9 @@
 //
 // Like the broker it declares the Peer it delivers to and imports nothing of
 // sessions or realms, so a remote node can stand in for a callee. A
-// procedure can also be a Go function of the router (RegisterLocal).
+// procedure can also be a Go function of the router (RegisterLocal), and
+// the router can call a session's procedure itself (CallInternal), as it
+// does for dynamic authenticators and authorizers.
 //
 // # Routing
 //

@@ -27,8 +27,14 @@ func (c realmCaller) Call(ctx context.Context, proc wamp.URI, args []any, kwargs
 	return rl.Call(ctx, proc, args, kwargs)
 }
 
-func (r *Router) dynamic(d *config.Dynamic) *auth.Dynamic {
-	return &auth.Dynamic{Caller: realmCaller{r, d.Realm}, Procedure: d.Procedure, Timeout: d.Timeout}
+// dynamicRealm is where a dynamic procedure of realm own is registered:
+// its own realm unless the config names another (config.SetDefaults fills
+// it in; a Config built in Go may leave it empty).
+func dynamicRealm(d *config.Dynamic, own wamp.URI) wamp.URI {
+	if d.Realm == "" {
+		return own
+	}
+	return d.Realm
 }
 
 // buildAuth turns a realm's config into its authentication methods and its
@@ -37,7 +43,7 @@ func (r *Router) dynamic(d *config.Dynamic) *auth.Dynamic {
 func (r *Router) buildAuth(rc *config.Realm, lim *auth.Limiter) (*auth.Set, auth.Authorizer, error) {
 	var methods []auth.Authenticator
 	for i := range rc.Auth {
-		m, err := r.authenticator(&rc.Auth[i])
+		m, err := r.authenticator(&rc.Auth[i], rc.Name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("realm %s: auth[%d] %s: %w", rc.Name, i, rc.Auth[i].Method, err)
 		}
@@ -70,7 +76,7 @@ func (r *Router) buildAuth(rc *config.Realm, lim *auth.Limiter) (*auth.Set, auth
 	switch {
 	case rc.Authorizer != nil:
 		a := rc.Authorizer
-		dyn := &auth.DynamicAuthorizer{Caller: realmCaller{r, a.Realm}, Procedure: a.Procedure, Timeout: a.Timeout, Cache: a.Cache}
+		dyn := &auth.DynamicAuthorizer{Caller: realmCaller{r, dynamicRealm(a, rc.Name)}, Procedure: a.Procedure, Timeout: a.Timeout, Cache: a.Cache}
 		return set, auth.Chain{Static: static, Dynamic: dyn}, nil
 	case static != nil:
 		return set, static, nil
@@ -78,10 +84,10 @@ func (r *Router) buildAuth(rc *config.Realm, lim *auth.Limiter) (*auth.Set, auth
 	return set, nil, nil
 }
 
-func (r *Router) authenticator(m *config.AuthMethod) (auth.Authenticator, error) {
+func (r *Router) authenticator(m *config.AuthMethod, realm wamp.URI) (auth.Authenticator, error) {
 	var dyn *auth.Dynamic
-	if m.Dynamic != nil {
-		dyn = r.dynamic(m.Dynamic)
+	if d := m.Dynamic; d != nil {
+		dyn = &auth.Dynamic{Caller: realmCaller{r, dynamicRealm(d, realm)}, Procedure: d.Procedure, Timeout: d.Timeout}
 	}
 	ps := make([]auth.Principal, len(m.Principals))
 	for i, p := range m.Principals {

@@ -1,6 +1,8 @@
-// Package session runs one attached peer: the HELLO handshake, the read loop
-// that decodes frames and dispatches them inline to the realm, and the
-// bounded outbound queue drained by a writer goroutine in batches.
+// Package session runs one attached peer: the HELLO handshake (with
+// CHALLENGE and AUTHENTICATE when the Joiner authenticates through
+// Challenge), the read loop that decodes frames and dispatches them inline
+// to the realm, and the bounded outbound queue drained by a writer
+// goroutine in batches.
 //
 // Concurrency: each Session has exactly two goroutines, the reader (the
 // goroutine that called Serve) and the writer. Send and SendEvent may be

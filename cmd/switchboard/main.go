@@ -3,10 +3,11 @@
 //	switchboard [run] [-c config.yaml]   run the node
 //	switchboard check [-c FILE | FILE]   validate a config file
 //	switchboard version                  print the version
+//	switchboard secret KIND              hash or make a credential for config.yaml
 //	switchboard help                     print the usage
 //
 // The standard flag package, one FlagSet per subcommand, is enough for
-// four subcommands and one flag; a CLI library would outweigh the code it
+// five subcommands and a few flags; a CLI library would outweigh the code it
 // serves.
 package main
 
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkCmd(args, stdout, stderr)
 	case "version":
 		return versionCmd(args, stdout, stderr)
+	case "secret":
+		return secretCmd(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -69,6 +72,9 @@ Usage:
 	switchboard [run] [-c FILE]     run the node (the default command)
 	switchboard check [-c FILE]     check a config file and exit
 	switchboard version             print the version and exit
+	switchboard secret KIND         hash a ticket, derive a wampcra key or
+	                                make a cryptosign key pair (see
+	                                'switchboard secret help')
 	switchboard help                print this help
 
 Flags:

@@ -147,3 +147,31 @@ func TestConnectionLimitPerAddress(t *testing.T) {
 		})
 	}
 }
+
+// A listener's auth_methods restrict how its sessions may authenticate:
+// here the RawSocket listener takes tickets only, while the WebSocket one
+// keeps anonymous access too.
+func TestListenerAuthMethods(t *testing.T) {
+	r := startRouter(t, parseConfig(t, `transports:
+  - type: websocket
+    listen: 127.0.0.1:0
+  - type: rawsocket
+    listen: 127.0.0.1:0
+    auth_methods: [ticket]
+realms:
+  - name: realm1
+    auth:
+      - method: ticket
+        principals: [{authid: alice, role: user, ticket: alice-ticket}]
+      - method: anonymous
+`))
+	ws, tcp := urlOf(t, r, kindWS), urlOf(t, r, kindTCP)
+	wantWelcome(t, join(t, ws, serJSON), "*", "anonymous", "anonymous", "static")
+	wantWelcome(t, join(t, tcp, serJSON, asTicket("alice", "alice-ticket")), "alice", "user", "ticket", "static")
+	c, err := dial(tcp, serJSON, "realm1")
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("anonymous session admitted on a ticket-only listener")
+	}
+	wantErrorURI(t, err, "wamp.error.no_auth_method")
+}
