@@ -18,6 +18,10 @@ import (
 // goroutine; events go out through broker.Emit, which may publish under
 // wamp. and is safe from the broker's and dealer's hooks.
 
+// welcomeRoles is WELCOME's roles dict, built once: codecs only read it,
+// and building it per session cost a few KiB of garbage per join.
+var welcomeRoles = roles()
+
 // roles is WELCOME's roles dict: what the broker and dealer do, plus the
 // meta APIs the realm implements on top of them.
 func roles() map[string]any {

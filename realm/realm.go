@@ -176,7 +176,7 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 		"authrole":     ident.AuthRole,
 		"authmethod":   ident.AuthMethod,
 		"authprovider": ident.AuthProvider,
-		"roles":        roles(),
+		"roles":        welcomeRoles,
 	}
 	if len(who.AuthExtra) > 0 {
 		welcome["authextra"] = map[string]any(who.AuthExtra)

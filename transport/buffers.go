@@ -12,12 +12,13 @@ type buffer struct {
 	iov [][]byte
 }
 
-// Pooled buffers come in power-of-two classes from 4 KiB to 1 MiB. Between
-// messages a connection holds at most a 4 KiB read buffer, so that 100k
+// Pooled buffers come in power-of-two classes from 512 B to 1 MiB. Between
+// messages a connection holds at most a 512 B read buffer, so that 100k
 // mostly idle connections do not pin the largest batch or message each of
-// them ever saw (nats-server does the same with nbPool).
+// them ever saw (nats-server does the same with nbPool); small classes keep
+// a burst of connects from leaving 4 KiB per session in the pools.
 const (
-	minPoolShift = 12
+	minPoolShift = 9
 	maxPoolShift = 20
 	maxPooled    = 1 << maxPoolShift
 )

@@ -72,7 +72,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestBufferPool(t *testing.T) {
-	for _, tc := range []struct{ n, cap int }{{0, 4096}, {4096, 4096}, {4097, 8192}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1}} {
+	for _, tc := range []struct{ n, cap int }{{0, 512}, {512, 512}, {513, 1024}, {4096, 4096}, {4097, 8192}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1}} {
 		b := getBuffer(tc.n)
 		if cap(b.b) != tc.cap || len(b.b) != 0 {
 			t.Errorf("getBuffer(%d): len %d cap %d, want cap %d", tc.n, len(b.b), cap(b.b), tc.cap)
