@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,9 +71,9 @@ const (
 )
 
 const (
-	// readBufSize sizes the bufio.Reader of a connection: one system call
-	// then brings in dozens of small WAMP messages, while 100k idle
-	// connections cost 400 MiB rather than gigabytes.
+	// readBufSize sizes the input buffer of a connection: one system call
+	// then brings in dozens of small WAMP messages. An idle socket holds
+	// none (see input).
 	readBufSize = 4 << 10
 
 	// readKeep is the largest read buffer a connection keeps between
@@ -119,7 +118,7 @@ const (
 // frame.
 type conn struct {
 	nc           net.Conn
-	br           *bufio.Reader
+	br           input
 	websocket    bool
 	ser          wamp.Serialization
 	dataOp       ws.OpCode // WebSocket opcode of data frames
@@ -159,29 +158,6 @@ type conn struct {
 
 var _ Conn = (*conn)(nil)
 
-// netReader feeds the bufio.Reader of a conn. It marks activity for the
-// keepalive and first serves bytes that the handshake had buffered.
-type netReader struct {
-	c       *conn
-	pending []byte
-}
-
-func (r *netReader) Read(p []byte) (int, error) {
-	if len(r.pending) > 0 {
-		n := copy(p, r.pending)
-		r.pending = r.pending[n:]
-		return n, nil
-	}
-	n, err := r.c.nc.Read(p)
-	if n > 0 {
-		r.c.activity.Store(true)
-		if r.c.pingSent.Load() {
-			r.c.answered()
-		}
-	}
-	return n, err
-}
-
 // newConn wraps an established connection. maxWrite 0 means no limit.
 // pending holds input already read past the handshake.
 func newConn(nc net.Conn, websocket bool, ser wamp.Serialization, maxRead, maxWrite int, cfg Config, pending []byte) *conn {
@@ -204,7 +180,7 @@ func newConn(nc net.Conn, websocket bool, ser wamp.Serialization, maxRead, maxWr
 	case *net.TCPConn, *net.UnixConn:
 		c.copyMax = copyMaxWritev
 	}
-	c.br = bufio.NewReaderSize(&netReader{c: c, pending: pending}, readBufSize)
+	c.br.init(c, pending)
 	if cfg.PingInterval > 0 {
 		c.pingInterval, c.pingTimeout = cfg.PingInterval, cfg.PingTimeout
 		c.mu.Lock()
@@ -306,10 +282,11 @@ func (c *conn) finish() {
 		_, c.rerr = c.readLocked() // after Close it returns only on the end
 	} else if !c.closed.Load() {
 		// The stream stopped mid-frame; only raw bytes can be drained.
-		_, _ = io.Copy(io.Discard, c.br)
+		_, _ = io.Copy(io.Discard, &c.br)
 	}
 	c.closeNow()
 	c.releaseReadBuffer()
+	c.br.release()
 }
 
 func (c *conn) stopPinger() {

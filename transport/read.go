@@ -43,7 +43,7 @@ func (c *conn) readWS() ([]byte, error) {
 	c.rbuf = c.rbuf[:0]
 	state := ws.StateServerSide
 	for {
-		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		h, err := ws.ReadHeaderBuffer(&c.br, c.hdr[:])
 		if err != nil {
 			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
 				return nil, c.violation(err)
@@ -55,7 +55,7 @@ func (c *conn) readWS() ([]byte, error) {
 		}
 		if h.OpCode.IsControl() {
 			p := c.ctrl[:h.Length] // CheckHeader bounded it to 125
-			if _, err := io.ReadFull(c.br, p); err != nil {
+			if _, err := io.ReadFull(&c.br, p); err != nil {
 				return nil, c.readFailed(unexpectedEOF(err))
 			}
 			ws.Cipher(p, h.Mask, 0)
@@ -95,7 +95,7 @@ func (c *conn) readRaw() ([]byte, error) {
 	for {
 		c.rbuf = c.rbuf[:0]
 		h := c.hdr[:4]
-		if _, err := io.ReadFull(c.br, h); err != nil {
+		if _, err := io.ReadFull(&c.br, h); err != nil {
 			return nil, c.readFailed(err)
 		}
 		if h[0]&0xf0 != 0 {
@@ -145,7 +145,7 @@ func (c *conn) readPayload(n int) error {
 		}
 		b := c.rbuf
 		k := min(n, cap(b)-len(b))
-		if _, err := io.ReadFull(c.br, b[len(b):len(b)+k]); err != nil {
+		if _, err := io.ReadFull(&c.br, b[len(b):len(b)+k]); err != nil {
 			return unexpectedEOF(err)
 		}
 		c.rbuf = b[:len(b)+k]
