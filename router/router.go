@@ -186,18 +186,22 @@ func (r *Router) startLocked(tc config.Transport) error {
 			scheme = "wss"
 		}
 		l.URL = scheme + "://" + addr + tc.Path
+		ws := transport.NewWebSocket(tcfg, tc.Path, serve)
 		mux := http.NewServeMux()
-		mux.Handle(tc.Path, transport.WebSocketHandler(tcfg, serve))
+		mux.Handle(tc.Path, ws)
 		srv := &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		}
 		r.servers = append(r.servers, srv)
+		// The endpoint upgrades WebSocket handshakes itself and hands the
+		// other connections to srv; closing ln ends both.
+		r.lns = append(r.lns, ln)
 		r.serving.Add(1)
 		go func() {
 			defer r.serving.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := ws.Serve(ln, srv); err != nil {
 				r.log.Error("websocket listener failed", "addr", addr, "error", err)
 			}
 		}()

@@ -83,8 +83,8 @@ type entry struct {
 // Session is one peer attached to the router.
 type Session struct {
 	Identity
-	// HelloDetails is what the peer sent in HELLO (roles and features).
-	HelloDetails wamp.Dict
+	// feats are the features the peer announced in HELLO.
+	feats features
 
 	conn     Conn
 	codec    codec.Codec
@@ -200,7 +200,7 @@ func (s *Session) handshake(j Joiner) Handler {
 		s.abort(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", m.URI))
 		return nil
 	}
-	s.HelloDetails = m.Details
+	s.feats = announcedFeatures(m.Details)
 	h, welcome, err := j.Join(s, m.URI, m.Details)
 	if errors.Is(err, ErrClosed) {
 		// The peer left or aborted during the authentication (Challenge):
@@ -376,11 +376,9 @@ func (s *Session) SetIdentity(id Identity) {
 func (s *Session) Auth() (authid, authrole string) { return s.AuthID, s.AuthRole }
 
 // HasFeature reports whether the peer announced feature for role in HELLO
-// (Details.roles.<role>.features.<feature> == true).
-func (s *Session) HasFeature(role, feature string) bool {
-	v, _ := wamp.Dig(s.HelloDetails, "roles", role, "features", feature).(bool)
-	return v
-}
+// (Details.roles.<role>.features.<feature> == true). It knows the features
+// of the Advanced Profile (knownFeatures); others read as not announced.
+func (s *Session) HasFeature(role, feature string) bool { return s.feats.has(role, feature) }
 
 // NextRequestID returns a fresh id of this session's scope.
 func (s *Session) NextRequestID() wamp.ID { return s.reqIDs.Next() }

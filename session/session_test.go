@@ -410,3 +410,28 @@ func writerHolding(t *testing.T, s *Session) {
 	s.SendEvent(event(1000))
 	wait(t, waitFor(func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.q) == 0 }), "writer taking the first event")
 }
+
+func TestAnnouncedFeatures(t *testing.T) {
+	fs := announcedFeatures(wamp.Dict{"roles": wamp.Dict{
+		"caller":     wamp.Dict{"features": wamp.Dict{"progressive_call_results": true, "call_canceling": false}},
+		"callee":     wamp.Dict{"features": wamp.Dict{"call_cancelling": true, "made_up": true}},
+		"subscriber": wamp.Dict{},
+		"publisher":  "not a dict",
+	}})
+	for _, c := range []struct {
+		role, feature string
+		want          bool
+	}{
+		{"caller", "progressive_call_results", true},
+		{"caller", "call_canceling", false},
+		{"callee", "call_cancelling", true},
+		{"callee", "progressive_call_results", false},
+		{"callee", "made_up", false},
+		{"subscriber", "pattern_based_subscription", false},
+		{"broker", "anything", false},
+	} {
+		if got := fs.has(c.role, c.feature); got != c.want {
+			t.Errorf("%s.%s: %v, want %v", c.role, c.feature, got, c.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -74,13 +75,45 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	}
 }
 
-// startWS serves WebSocketHandler on a test server and returns its ws:// URL.
+// startWS serves a WebSocket endpoint at "/" as the router does, upgrades
+// on the fast path and everything else through net/http, and returns its
+// ws:// URL.
 func startWS(t *testing.T, cfg Config, serve func(Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewWebSocket(cfg, "/", serve)
+	mux := http.NewServeMux()
+	mux.Handle("/", w)
+	srv := &http.Server{Handler: mux}
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ln, srv) }()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		_ = srv.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "ws://" + ln.Addr().String()
+}
+
+// startWSHandler serves WebSocketHandler alone on an httptest server, the
+// path of upgrades that the fast path leaves to net/http.
+func startWSHandler(t *testing.T, cfg Config, serve func(Conn)) string {
 	t.Helper()
 	srv := httptest.NewServer(WebSocketHandler(cfg, serve))
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
+
+// starters run a test against both paths of a WebSocket endpoint.
+var starters = []struct {
+	name  string
+	start func(*testing.T, Config, func(Conn)) string
+}{{"fast", startWS}, {"net-http", startWSHandler}}
 
 // wsClient is the client end of a WebSocket: rd reads what the server sent.
 type wsClient struct {

@@ -92,7 +92,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p, _ := rw.Reader.Peek(n)
 		pending = bytes.Clone(p)
 	}
-	c := newConn(nc, true, ser, h.cfg.MaxMessageSize, 0, h.cfg, pending)
+	c := newConn(unwrapReplay(nc), true, ser, h.cfg.MaxMessageSize, 0, h.cfg, pending)
 	// The session runs on a goroutine of its own and the handler returns:
 	// net/http's goroutine has grown a large stack serving the request,
 	// and its connection state (request, buffers) stays reachable for as

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,40 +17,44 @@ import (
 )
 
 func TestWebSocketEachSubprotocol(t *testing.T) {
-	for _, ser := range wamp.Serializations {
-		t.Run(ser.String(), func(t *testing.T) {
-			serve, peers := recorder()
-			url := startWS(t, Config{}, serve)
-			cli := dialWS(t, url, ser.Subprotocol())
-			if cli.protocol != ser.Subprotocol() {
-				t.Fatalf("negotiated %q, want %q", cli.protocol, ser.Subprotocol())
-			}
-			p := recv(t, peers)
-			if p.conn.Serialization() != ser || p.conn.Transport() != "websocket" || p.conn.MaxWrite() != 0 {
-				t.Fatalf("conn: ser %v transport %q maxwrite %d", p.conn.Serialization(), p.conn.Transport(), p.conn.MaxWrite())
-			}
-			if p.conn.RemoteAddr().String() != cli.LocalAddr().String() {
-				t.Errorf("RemoteAddr %v, want %v", p.conn.RemoteAddr(), cli.LocalAddr())
-			}
-			wantOp := ws.OpBinary
-			if ser == wamp.JSON {
-				wantOp = ws.OpText
-			}
-			cli.send(t, wantOp, true, []byte(`[1,"realm1",{}]`))
-			if got := recv(t, p.msgs); string(got) != `[1,"realm1",{}]` {
-				t.Fatalf("server read %q", got)
-			}
-			if err := p.conn.WriteBatch([][]byte{[]byte(`[2,1,{}]`)}); err != nil {
-				t.Fatal(err)
-			}
-			h, got := cli.next(t)
-			if h.OpCode != wantOp || !h.Fin || string(got) != `[2,1,{}]` {
-				t.Fatalf("client read op %v fin %v %q", h.OpCode, h.Fin, got)
-			}
-			cli.Close()
-			recv(t, p.err)
-		})
+	for _, st := range starters {
+		for _, ser := range wamp.Serializations {
+			t.Run(st.name+"/"+ser.String(), func(t *testing.T) { testSubprotocol(t, st.start, ser) })
+		}
 	}
+}
+
+func testSubprotocol(t *testing.T, start func(*testing.T, Config, func(Conn)) string, ser wamp.Serialization) {
+	serve, peers := recorder()
+	url := start(t, Config{}, serve)
+	cli := dialWS(t, url, ser.Subprotocol())
+	if cli.protocol != ser.Subprotocol() {
+		t.Fatalf("negotiated %q, want %q", cli.protocol, ser.Subprotocol())
+	}
+	p := recv(t, peers)
+	if p.conn.Serialization() != ser || p.conn.Transport() != "websocket" || p.conn.MaxWrite() != 0 {
+		t.Fatalf("conn: ser %v transport %q maxwrite %d", p.conn.Serialization(), p.conn.Transport(), p.conn.MaxWrite())
+	}
+	if p.conn.RemoteAddr().String() != cli.LocalAddr().String() {
+		t.Errorf("RemoteAddr %v, want %v", p.conn.RemoteAddr(), cli.LocalAddr())
+	}
+	wantOp := ws.OpBinary
+	if ser == wamp.JSON {
+		wantOp = ws.OpText
+	}
+	cli.send(t, wantOp, true, []byte(`[1,"realm1",{}]`))
+	if got := recv(t, p.msgs); string(got) != `[1,"realm1",{}]` {
+		t.Fatalf("server read %q", got)
+	}
+	if err := p.conn.WriteBatch([][]byte{[]byte(`[2,1,{}]`)}); err != nil {
+		t.Fatal(err)
+	}
+	h, got := cli.next(t)
+	if h.OpCode != wantOp || !h.Fin || string(got) != `[2,1,{}]` {
+		t.Fatalf("client read op %v fin %v %q", h.OpCode, h.Fin, got)
+	}
+	cli.Close()
+	recv(t, p.err)
 }
 
 // The router's order of preference decides, not the client's.
@@ -62,7 +67,13 @@ func TestWebSocketRouterPreference(t *testing.T) {
 }
 
 func TestWebSocketRejects(t *testing.T) {
-	url := startWS(t, Config{Serializations: []wamp.Serialization{wamp.JSON}}, func(Conn) {
+	for _, st := range starters {
+		t.Run(st.name, func(t *testing.T) { testRejects(t, st.start) })
+	}
+}
+
+func testRejects(t *testing.T, start func(*testing.T, Config, func(Conn)) string) {
+	url := start(t, Config{Serializations: []wamp.Serialization{wamp.JSON}}, func(Conn) {
 		t.Error("serve called for a rejected request")
 	})
 	for _, protos := range [][]string{nil, {"wamp.2.msgpack"}, {"wamp.2.ubjson", "mqtt"}, {"WAMP.2.JSON"}} {
@@ -449,4 +460,71 @@ func mustCompile(f ws.Frame) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// Both paths of an endpoint: a handshake whose head does not fit the fast
+// path's buffer (a browser with many cookies) still upgrades, through
+// net/http, onto the socket itself (idle reads without a buffer); other
+// paths of the listener reach the http.Server's mux.
+func TestWebSocketServePaths(t *testing.T) {
+	serve, peers := recorder()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewWebSocket(Config{}, "/ws", serve)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", w)
+	mux.HandleFunc("/hello", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte("hi")) })
+	srv := &http.Server{Handler: mux}
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ln, srv) }()
+	defer func() {
+		_ = ln.Close()
+		_ = srv.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	base := ln.Addr().String()
+
+	for _, cookie := range []int{10, 2 * headBufSize} {
+		d := ws.Dialer{Protocols: []string{"wamp.2.json"}, Timeout: wait,
+			Header: ws.HandshakeHeaderHTTP(http.Header{"Cookie": {strings.Repeat("c", cookie)}})}
+		nc, _, hs, err := d.Dial(context.Background(), "ws://"+base+"/ws?x=1")
+		if err != nil {
+			t.Fatalf("cookie %d: dial: %v", cookie, err)
+		}
+		if hs.Protocol != "wamp.2.json" {
+			t.Fatalf("cookie %d: protocol %q", cookie, hs.Protocol)
+		}
+		p := recv(t, peers)
+		if p.conn.(*conn).br.raw == nil {
+			t.Errorf("cookie %d: the session reads through a wrapper, not the socket", cookie)
+		}
+		_ = ws.WriteFrame(nc, ws.MaskFrameInPlace(ws.NewTextFrame([]byte(`[1,"r",{}]`))))
+		if got := recv(t, p.msgs); string(got) != `[1,"r",{}]` {
+			t.Fatalf("cookie %d: read %q", cookie, got)
+		}
+		_ = nc.Close()
+		recv(t, p.err)
+	}
+
+	resp, err := http.Get("http://" + base + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hi" {
+		t.Fatalf("GET /hello: %s %q", resp.Status, body)
+	}
+	// A WebSocket handshake for another path is no upgrade of ours.
+	if _, _, _, err := (ws.Dialer{Protocols: []string{"wamp.2.json"}, Timeout: wait}).Dial(context.Background(), "ws://"+base+"/other"); err == nil {
+		t.Fatal("upgraded on a path that is not the endpoint's")
+	}
+	// A connection that sends nothing and goes ends quietly (goleak checks
+	// that nothing is left behind).
+	nc := dialTCP(t, base)
+	_ = nc.Close()
 }
