@@ -162,6 +162,7 @@ func (v *validator) transport(t *Transport, path string) {
 		v.tls(t, path+".tls")
 	}
 	v.transportSecurity(t, path)
+	v.web(t, path)
 }
 
 func (v *validator) tls(t *Transport, path string) {

@@ -188,8 +188,11 @@ func (r *Router) startLocked(tc config.Transport) error {
 		l.URL = scheme + "://" + addr + tc.Path
 		mux := http.NewServeMux()
 		mux.Handle(tc.Path, transport.WebSocketHandler(tcfg, serve))
+		if tc.Static != "" {
+			mux.Handle(config.StaticRoot, newStaticHandler(tc.Static, r.log))
+		}
 		srv := &http.Server{
-			Handler:           mux,
+			Handler:           transport.TrustProxies(tc.TrustedProxies, mux),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		}
