@@ -158,6 +158,10 @@ type Transport struct {
 	// the meta API and MaxConnectionsPerAddress (websocket only). Those
 	// headers from anyone else are ignored. Zero value: none trusted.
 	TrustedProxies []netip.Prefix
+	// Bridge, when set, serves the HTTP bridge (publish, call, webhooks,
+	// HTTP subscribers) on this listener (websocket only). Zero value:
+	// none.
+	Bridge *Bridge
 }
 
 // DefaultAllowedOrigins are the origins a websocket transport allows when

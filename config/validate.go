@@ -163,6 +163,7 @@ func (v *validator) transport(t *Transport, path string) {
 	}
 	v.transportSecurity(t, path)
 	v.web(t, path)
+	v.bridge(t, path)
 }
 
 func (v *validator) tls(t *Transport, path string) {
