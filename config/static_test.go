@@ -81,3 +81,17 @@ func TestStaticAndProxies(t *testing.T) {
 		})
 	}
 }
+
+// The shipped config.yaml serves the demo in web/, beside it.
+func TestRepoConfigServesDemo(t *testing.T) {
+	c, err := Load("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Transports[0].Static, filepath.Join("..", "web"); got != want {
+		t.Errorf("static = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join("..", "web", "index.html")); err != nil {
+		t.Errorf("the demo's page: %v", err)
+	}
+}
