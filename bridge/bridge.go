@@ -97,11 +97,15 @@ type Bridge struct {
 	window time.Duration
 	json   codec.Codec
 
-	anon   *Peer
-	keys   map[string]*signer
-	peers  []*Peer
-	nonces *nonceCache
-	subs   []*httpSubscriber
+	anon *Peer
+	// subPeer is the HTTP subscribers' session, apart from anon: a
+	// publication excludes its publisher by default, and what the bridge
+	// publishes must reach its HTTP subscribers too.
+	subPeer *Peer
+	keys    map[string]*signer
+	peers   []*Peer
+	nonces  *nonceCache
+	subs    []*httpSubscriber
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -188,6 +192,9 @@ func New(cfg Config) (*Bridge, error) {
 	b.anon = b.join(cfg.AuthID, cfg.Role)
 	for _, k := range cfg.Keys {
 		b.keys[k.Key].peer = b.join(k.Key, b.keys[k.Key].key.Role)
+	}
+	if len(cfg.Subscribers) > 0 {
+		b.subPeer = b.join(cfg.AuthID, cfg.Role)
 	}
 	for _, s := range cfg.Subscribers {
 		hs, _ := newSubscriber(b, s)

@@ -91,11 +91,11 @@ func (s *httpSubscriber) run() {
 		}
 	}()
 	log := b.log.With("subscriber", s.cfg.URL, "topic", string(s.cfg.Topic))
-	if err := b.anon.Ready(ctx); err != nil {
+	if err := b.subPeer.Ready(ctx); err != nil {
 		log.Warn("HTTP subscriber not started", "error", err)
 		return
 	}
-	if _, err := b.anon.Subscribe(ctx, s.cfg.Topic, s.cfg.Match, s.enqueue); err != nil {
+	if _, err := b.subPeer.Subscribe(ctx, s.cfg.Topic, s.cfg.Match, s.enqueue); err != nil {
 		log.Error("HTTP subscriber cannot subscribe", "error", err)
 		return
 	}
