@@ -32,6 +32,9 @@ func strip(c *Config) *Config {
 	cc.Transports = append([]Transport(nil), c.Transports...)
 	for i := range cc.Transports {
 		cc.Transports[i].Static = ""
+		// And the HTTP bridge for loopback clients, which a node without
+		// a file leaves off, so that only a file can open it.
+		cc.Transports[i].Bridge = nil
 	}
 	return &cc
 }
