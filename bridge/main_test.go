@@ -38,7 +38,7 @@ type node struct {
 
 // start runs a router whose first transport has bridge b (realm1 unless it
 // says otherwise); edit, if set, changes the config before it starts.
-func start(t *testing.T, b *config.Bridge, edit func(*config.Config)) *node {
+func start(t testing.TB, b *config.Bridge, edit func(*config.Config)) *node {
 	t.Helper()
 	cfg := routertest.Config()
 	if b.Realm == "" {
