@@ -55,17 +55,28 @@ def main():
     )
     count = 0
 
+    ticker = None
+
     async def tick(session):
         nonlocal count
-        while session.is_connected():
+        while session.is_attached():
             count += 1
-            session.publish(COUNTER, [count], options=PublishOptions(retain=True))
+            # Positional arguments after the topic: the event's args are [count].
+            session.publish(COUNTER, count, options=PublishOptions(retain=True))
             await asyncio.sleep(args.interval)
+
+    def ticked(task):
+        if not task.cancelled() and task.exception() is not None:
+            print(f"counter stopped: {task.exception()!r}", flush=True)
 
     @component.on_join
     async def joined(session, details):
+        nonlocal ticker
         await session.register(add2, ADD2)
-        asyncio.ensure_future(tick(session))
+        # Held in ticker: the event loop keeps only a weak reference to
+        # a task.
+        ticker = asyncio.ensure_future(tick(session))
+        ticker.add_done_callback(ticked)
         # Tests wait for this line before they start.
         print(f"ready: session {details.session} registered {ADD2}", flush=True)
 
