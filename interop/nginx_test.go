@@ -203,6 +203,8 @@ func TestNginx(t *testing.T) {
 	cfg := fenced(t, string(doc), "yaml")
 	cfg = replaceOnce(t, cfg, "listen: 127.0.0.1:8080", "listen: "+routerAddr)
 	cfg = replaceOnce(t, cfg, "static: web", "static: "+filepath.Join(root, "web"))
+	// The browser's origin is the proxy's address here.
+	cfg = replaceOnce(t, cfg, `allowed_origins: ["https://wamp.example.com"]`, `allowed_origins: ["https://127.0.0.1:*"]`)
 	cfgFile := filepath.Join(tmp, "switchboard.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -246,6 +248,22 @@ func TestNginx(t *testing.T) {
 		runNode(t, node, dir, "basic.test.mjs",
 			"SWITCHBOARD_URL="+wss,
 			"SWITCHBOARD_SERIALIZER=json",
+			"NODE_EXTRA_CA_CERTS="+certFile)
+	})
+
+	t.Run("demo in chromium", func(t *testing.T) {
+		chromium := lookFor(t, "chromium", "apt install chromium", "/usr/bin/chromium")
+		python := lookPython(t)
+		startBackend(t, python, root, "ws://"+routerAddr+"/ws")
+		artifacts := filepath.Join(root, ArtifactsDir)
+		if err := os.MkdirAll(artifacts, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		runNode(t, node, dir, "demo.test.mjs",
+			"SWITCHBOARD_HTTP="+base,
+			"SWITCHBOARD_CHROMIUM="+chromium,
+			"SWITCHBOARD_SCREENSHOT="+filepath.Join(artifacts, "demo-nginx.png"),
+			"SWITCHBOARD_PUBLISH=bridge",
 			"NODE_EXTRA_CA_CERTS="+certFile)
 	})
 

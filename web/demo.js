@@ -17,6 +17,7 @@ const $ = (id) => document.getElementById(id);
 // wss:// when the page came over https:// (as behind a TLS proxy).
 const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
 $("url").textContent = url;
+$("origin").textContent = location.origin;
 
 const nameInput = $("name");
 nameInput.value = "guest-" + Math.floor(1000 + Math.random() * 9000);

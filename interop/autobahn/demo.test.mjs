@@ -35,7 +35,9 @@ test("demo in two browser pages", { timeout: 120000 }, async (t) => {
 
   const errors = [];
   const open = async (name) => {
-    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    // ignoreHTTPSErrors: behind the test's nginx the certificate is
+    // self-signed.
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 }, ignoreHTTPSErrors: true });
     const page = await ctx.newPage();
     page.setDefaultTimeout(timeout);
     page.on("pageerror", (err) => errors.push(`${name}: ${err.message}`));
@@ -51,6 +53,8 @@ test("demo in two browser pages", { timeout: 120000 }, async (t) => {
   const bob = await open("bob");
   const ids = await Promise.all([alice, bob].map((p) => p.getAttribute("body", "data-session")));
   assert.notEqual(ids[0], ids[1], "two sessions");
+  // ws:// for a page from http://, wss:// from https:// (behind a TLS proxy).
+  assert.equal(await alice.textContent("#url"), base.replace(/^http/, "ws") + "/ws");
 
   // Chat: typed in one page, shown in the other (and in the first).
   await alice.fill("#name", "alice");
