@@ -69,4 +69,3 @@ func benchPublish(b *testing.B, signed bool) {
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 }
-

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,13 +98,13 @@ type Bridge struct {
 	window time.Duration
 	json   codec.Codec
 
-	anon *Peer
-	// subPeer is the HTTP subscribers' session, apart from anon: a
+	anon *slot
+	// subSlot is the HTTP subscribers' session, apart from anon: a
 	// publication excludes its publisher by default, and what the bridge
 	// publishes must reach its HTTP subscribers too.
-	subPeer *Peer
+	subSlot *slot
 	keys    map[string]*signer
-	peers   []*Peer
+	slots   []*slot
 	nonces  *nonceCache
 	subs    []*httpSubscriber
 
@@ -117,7 +118,7 @@ type Bridge struct {
 // signer is a key and the session that acts for it.
 type signer struct {
 	key  Key
-	peer *Peer
+	slot *slot
 }
 
 // New builds a bridge and starts its sessions (through cfg.Join) and its
@@ -189,12 +190,12 @@ func New(cfg Config) (*Bridge, error) {
 		}
 	}
 	// Everything checked: start the sessions.
-	b.anon = b.join(cfg.AuthID, cfg.Role)
+	b.anon = b.newSlot(cfg.AuthID, cfg.Role)
 	for _, k := range cfg.Keys {
-		b.keys[k.Key].peer = b.join(k.Key, b.keys[k.Key].key.Role)
+		b.keys[k.Key].slot = b.newSlot(k.Key, b.keys[k.Key].key.Role)
 	}
 	if len(cfg.Subscribers) > 0 {
-		b.subPeer = b.join(cfg.AuthID, cfg.Role)
+		b.subSlot = b.newSlot(cfg.AuthID, cfg.Role)
 	}
 	for _, s := range cfg.Subscribers {
 		hs, _ := newSubscriber(b, s)
@@ -205,24 +206,20 @@ func New(cfg Config) (*Bridge, error) {
 	return b, nil
 }
 
-func (b *Bridge) join(authid, role string) *Peer {
-	p := NewPeer(b.cfg.Realm)
-	b.peers = append(b.peers, p)
-	b.cfg.Join(p, authid, role)
-	return p
-}
-
 // Ready waits until every session of the bridge has joined and every HTTP
 // subscriber has subscribed.
 func (b *Bridge) Ready(ctx context.Context) error {
-	for _, p := range b.peers {
-		if err := p.Ready(ctx); err != nil {
+	for _, s := range b.slots {
+		if err := s.peer().Ready(ctx); err != nil {
 			return err
 		}
 	}
 	for _, s := range b.subs {
 		select {
 		case <-s.ready:
+			if s.err != nil {
+				return s.err
+			}
 		case <-ctx.Done():
 			return fmt.Errorf("bridge: subscriber %s: %w", s.cfg.Topic, ctx.Err())
 		}
@@ -235,8 +232,8 @@ func (b *Bridge) Close() {
 	b.once.Do(func() {
 		close(b.stop)
 		b.wg.Wait()
-		for _, p := range b.peers {
-			p.shut(nil)
+		for _, s := range b.slots {
+			s.peer().shut(nil)
 		}
 	})
 }
@@ -332,6 +329,11 @@ func (b *Bridge) serveCall(w http.ResponseWriter, r *http.Request) {
 	}
 	if p == nil {
 		opts, args, kwargs, p = b.payload(req)
+	}
+	if _, ok := opts["progress"]; ok && p == nil {
+		// A progressive call invocation needs a caller that streams;
+		// the bridge answers once.
+		p = refuse(http.StatusBadRequest, ErrBadPayload, "options.progress: progressive call invocations are not supported through the bridge")
 	}
 	timeout := b.cfg.CallTimeout
 	if p == nil {
@@ -481,14 +483,14 @@ func (b *Bridge) authenticate(r *http.Request, body []byte) (*Peer, *problem) {
 		if p != nil {
 			return nil, p
 		}
-		return k.peer, nil
+		return k.slot.peer(), nil
 	}
 	switch b.cfg.Unsigned {
 	case UnsignedAny:
-		return b.anon, nil
+		return b.anon.peer(), nil
 	case UnsignedLoopback:
 		if b.clientAddr(r).IsLoopback() {
-			return b.anon, nil
+			return b.anon.peer(), nil
 		}
 		return nil, refuse(http.StatusUnauthorized, ErrSignatureRequired, "unsigned requests are accepted from this machine only: sign the request (key, timestamp, seq, nonce, signature)")
 	}
@@ -580,6 +582,8 @@ func (b *Bridge) wampFail(w http.ResponseWriter, a *wamp.Message, err error) {
 			args, kwargs = a.Args.Raw, a.Kwargs.Raw
 		}
 		writeError(w, wampStatus(we.URI), we.URI, we.Msg, args, kwargs)
+	case errors.Is(err, ErrBadMessage):
+		b.fail(w, refuse(http.StatusBadRequest, ErrBadPayload, strings.TrimPrefix(err.Error(), ErrBadMessage.Error()+": ")))
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, ErrBridgeTimeout, "no answer in time", nil, nil)
 	case errors.Is(err, context.Canceled):

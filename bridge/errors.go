@@ -13,6 +13,9 @@ var (
 	ErrClosed = errors.New("bridge: session closed")
 	// ErrNotJoined: the peer has not been welcomed into its realm yet.
 	ErrNotJoined = errors.New("bridge: session not joined")
+	// ErrBadMessage: the request cannot be made a WAMP message the router
+	// takes (a payload the router's JSON rejects).
+	ErrBadMessage = errors.New("bridge: bad message")
 )
 
 // Error URIs the bridge answers bad requests with. They name the problem so

@@ -149,3 +149,11 @@ func (n *node) do(t *testing.T, method, path string, body []byte, hdr ...string)
 	}
 	return a
 }
+
+func routertestConfig(b *config.Bridge) *config.Config {
+	cfg := routertest.Config()
+	cfg.Transports[0].Bridge = b
+	return cfg
+}
+
+func routertestRun(t testing.TB, cfg *config.Config) *router.Router { return routertest.Run(t, cfg) }

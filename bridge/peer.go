@@ -27,7 +27,8 @@ type Peer struct {
 	reqIDs   wamp.IDGen
 
 	mu        sync.Mutex
-	closed    bool
+	closed    bool // done is closed
+	leaving   bool // GOODBYE answered: no new requests
 	abort     error
 	pending   map[wamp.ID]chan *wamp.Message
 	subscribe map[wamp.ID]func(*wamp.Message) // by SUBSCRIBE request id
@@ -128,7 +129,7 @@ func (p *Peer) WriteBatch(frames [][]byte) error {
 				}
 			}
 			p.mu.Lock()
-			p.closed = true // done closes when the session closes the conn
+			p.leaving = true // done closes when the session closes the conn
 			p.mu.Unlock()
 		case wamp.EVENT:
 			p.mu.Lock()
@@ -203,11 +204,22 @@ func (p *Peer) request(ctx context.Context, m *wamp.Message, cancel bool, onID f
 	m.Request = id
 	b, err := p.codec.Encode(nil, m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	// The session's reader decodes the frame as it would a client's, and
+	// a frame it cannot decode is a protocol violation that ends the
+	// session: for every request of the bridge, not only this one. So the
+	// frame is decoded here first (headers, and the payloads checked, as
+	// the reader does), and one that fails goes no further. Payloads pass
+	// through from the HTTP body, and encoding/json accepts what the
+	// router's JSON does not (invalid UTF-8, lone surrogates).
+	var check wamp.Message
+	if err := p.codec.Decode(b, &check); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
 	ch := make(chan *wamp.Message, 1)
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.leaving {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,4 +159,65 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// TestHTTPSubscriberQueue: while the endpoint is stuck, events beyond the
+// bounded queue are dropped and counted; the publisher never waits.
+func TestHTTPSubscriberQueue(t *testing.T) {
+	first := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	b := loopback()
+	b.Subscribers = []config.BridgeSubscriber{{Topic: "com.example.q", URL: srv.URL, Queue: 1, Timeout: time.Minute}}
+	n := start(t, b, nil)
+	publish := func() {
+		t.Helper()
+		if a := n.post(t, "/publish", `{"topic": "com.example.q"}`); a.Status != http.StatusOK {
+			t.Fatalf("publish: %d %s", a.Status, a.Raw)
+		}
+	}
+	publish()
+	receive(t, first, "first POST") // the worker holds it; the queue is empty
+	for range 4 {
+		publish() // one fits the queue, three do not
+	}
+	stats := func() bridge.SubscriberStats { return n.r.BridgeStats()[0].Subscribers[0] }
+	deadline := time.Now().Add(bound)
+	for stats().Dropped < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v, want 3 dropped", stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := stats(); st.Dropped != 3 || st.Delivered != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestHTTPSubscriberNotAllowed: a subscriber whose role may not subscribe
+// makes the bridge report the error rather than wait silently.
+func TestHTTPSubscriberNotAllowed(t *testing.T) {
+	cfg := &config.Bridge{Realm: "realm1", Subscribers: []config.BridgeSubscriber{{Topic: "com.example.q", URL: "http://127.0.0.1:1/"}}}
+	c := routertestConfig(cfg)
+	c.Realms[0].Roles = []config.Role{{Name: "anonymous", Permissions: []config.Permission{{URI: "com.example.", Match: "prefix", Allow: []string{"publish"}}}}}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := routertestRun(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	err := r.BridgesReady(ctx)
+	if err == nil || !strings.Contains(err.Error(), "wamp.error.not_authorized") {
+		t.Fatalf("BridgesReady = %v, want not_authorized", err)
+	}
 }

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,7 +52,8 @@ type httpSubscriber struct {
 	b     *Bridge
 	cfg   Subscriber
 	queue chan []byte
-	ready chan struct{}
+	ready chan struct{} // closed once subscribed, or when that failed (err)
+	err   error
 
 	delivered, retried, failed, dropped atomic.Uint64
 }
@@ -91,21 +93,49 @@ func (s *httpSubscriber) run() {
 		}
 	}()
 	log := b.log.With("subscriber", s.cfg.URL, "topic", string(s.cfg.Topic))
-	if err := b.subPeer.Ready(ctx); err != nil {
-		log.Warn("HTTP subscriber not started", "error", err)
-		return
-	}
-	if _, err := b.subPeer.Subscribe(ctx, s.cfg.Topic, s.cfg.Match, s.enqueue); err != nil {
-		log.Error("HTTP subscriber cannot subscribe", "error", err)
-		return
-	}
-	close(s.ready)
+	first := true
 	for {
+		p, swapped := b.subSlot.get()
+		err := p.Ready(ctx)
+		if err == nil {
+			_, err = p.Subscribe(ctx, s.cfg.Topic, s.cfg.Match, s.enqueue)
+		}
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Error("HTTP subscriber cannot subscribe", "error", err)
+		}
+		if first {
+			// Ready reports the first outcome: a config error, such as
+			// a role that may not subscribe, must not pass silently.
+			first = false
+			if err != nil {
+				s.err = fmt.Errorf("bridge: subscriber %s: %w", s.cfg.Topic, err)
+			}
+			close(s.ready)
+		}
+		var we *wamp.Error
+		if errors.As(err, &we) {
+			return // refused by the realm: trying again changes nothing
+		}
+		// Deliver until the session ends, then subscribe again on the
+		// one that replaces it.
+	deliver:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.done:
+				break deliver
+			case body := <-s.queue:
+				s.deliver(ctx, body, log)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case body := <-s.queue:
-			s.deliver(ctx, body, log)
+		case <-swapped:
 		}
 	}
 }

@@ -56,11 +56,12 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), b.cfg.CallTimeout)
 	defer cancel()
-	if err := b.anon.Ready(ctx); err != nil {
+	peer := b.anon.peer()
+	if err := peer.Ready(ctx); err != nil {
 		b.fail(w, unavailable(err))
 		return
 	}
-	id, err := b.anon.Publish(ctx, h.cfg.Topic, nil, args, nil)
+	id, err := peer.Publish(ctx, h.cfg.Topic, nil, args, nil)
 	if err != nil {
 		b.wampFail(w, nil, err)
 		return
