@@ -3,6 +3,7 @@ package router_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gammazero/nexus/v3/transport"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 
+	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 )
 
@@ -90,5 +92,46 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if got := peerSeen(t, tURL, ""); !strings.HasPrefix(got, "127.0.0.1:") || got == "127.0.0.1:0" {
 		t.Errorf("trusted peer without headers: peer %q, want the TCP peer 127.0.0.1:port", got)
+	}
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// The session's log lines name the client a trusted proxy reports.
+func TestTrustedProxyLogs(t *testing.T) {
+	cfg := routertest.Config()
+	cfg.Transports[0].TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	logs := new(lockedBuffer)
+	r, err := router.New(cfg, router.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	peerSeen(t, r.URL("websocket"), "X-Forwarded-For: 198.51.100.4\r\n")
+	if !strings.Contains(logs.String(), `msg="session joined" remote=198.51.100.4:0`) {
+		t.Errorf("log does not name the forwarded client:\n%s", logs.String())
 	}
 }
