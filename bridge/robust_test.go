@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/gammazero/nexus/v3/wamp"
 
 	"github.com/switchboard/switchboard/bridge"
+	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/router"
 )
 
 // TestPayloadRouterRejects: payloads that encoding/json accepts but the
@@ -61,5 +64,32 @@ func TestRejoin(t *testing.T) {
 			t.Fatalf("the bridge did not rejoin: %d %s", a.Status, a.Raw)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// TestStartFails: when a later listener cannot open, the bridge already
+// started on an earlier one is stopped with it (goleak checks that its
+// sessions and goroutines are gone).
+func TestStartFails(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := routertestConfig(loopback())
+	cfg.Transports[0].Bridge.Realm = "realm1"
+	cfg.Transports = append(cfg.Transports, config.Transport{Type: config.WebSocket, Listen: busy.Addr().String()})
+	cfg.SetDefaults()
+	r, err := router.New(cfg, router.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(); err == nil {
+		t.Fatal("Start succeeded on a busy port")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
