@@ -16,6 +16,8 @@
 // HTTP handlers run on net/http's goroutines and may use a Peer
 // concurrently (requests are told apart by request id). WriteBatch never
 // blocks: replies go to a one-slot channel per request, events to the
-// HTTP subscriber's bounded queue. Each HTTP subscriber has one goroutine
-// that posts its events; Bridge.Close stops them.
+// HTTP subscriber's bounded queue. Each identity has a goroutine that
+// joins a new session when its session ends while the bridge runs, and
+// each HTTP subscriber one that posts its events; Bridge.Close stops them
+// all and ends the sessions.
 package bridge
