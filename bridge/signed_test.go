@@ -121,12 +121,13 @@ func TestHTTPSubscriber(t *testing.T) {
 	}}
 	n := start(t, b, nil)
 	for _, arg := range []string{"first", "second", "never"} {
-		if a := n.post(t, "/publish", `{"topic": "com.example.orders.new", "args": ["`+arg+`"], "kwargs": {"n": 1}}`); a.Status != http.StatusOK {
+		if a := n.post(t, "/publish", `{"topic": "com.example.orders.new", "args": ["`+arg+`"], "kwargs": {"n": 1}, "options": {"disclose_me": true}}`); a.Status != http.StatusOK {
 			t.Fatalf("publish: %d %s", a.Status, a.Raw)
 		}
 	}
 	first := receive(t, got, "first POST")
-	if !contains([]byte(first), `"topic":"com.example.orders.new"`) || !contains([]byte(first), `"args":["first"]`) || !contains([]byte(first), `"kwargs":{"n": 1}`) {
+	if !contains([]byte(first), `"topic":"com.example.orders.new"`) || !contains([]byte(first), `"args":["first"]`) || !contains([]byte(first), `"kwargs":{"n": 1}`) ||
+		!contains([]byte(first), `"publisher_authid":"http-bridge"`) {
 		t.Fatalf("POST body %s", first)
 	}
 	if second := receive(t, got, "second POST"); !contains([]byte(second), `"args":["second"]`) {

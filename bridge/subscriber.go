@@ -17,7 +17,8 @@ import (
 
 // Subscriber POSTs the events of a topic to a URL, so that a backend
 // receives events without a WAMP client. Each event is one POST of
-// {"topic": "...", "publication": id, "args": [...], "kwargs": {...}}
+// {"topic": "...", "publication": id, "args": [...], "kwargs": {...},
+// "details": {...}} (the EVENT's details: the publisher when disclosed)
 // with content type application/json; a 2xx answer delivers it. Events
 // wait in a bounded queue: when the endpoint falls behind, the events that
 // do not fit are dropped and counted, and no one else slows down.
@@ -156,6 +157,12 @@ func (s *httpSubscriber) enqueue(m *wamp.Message) {
 	out = appendRaw(out, m.Args.Raw, "[]")
 	out = append(out, `,"kwargs":`...)
 	out = appendRaw(out, m.Kwargs.Raw, "{}")
+	out = append(out, `,"details":`...)
+	if d, err := s.b.json.AppendValue(out, map[string]any(m.Details)); err == nil && len(m.Details) > 0 {
+		out = d
+	} else {
+		out = append(out, "{}"...)
+	}
 	out = append(out, '}')
 	select {
 	case s.queue <- out:
