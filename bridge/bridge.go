@@ -41,7 +41,7 @@ const (
 	DefaultRole            = "anonymous"
 	DefaultMaxBody         = 1 << 20
 	DefaultTimestampWindow = 5 * time.Minute // Crossbar's timestamp_delta_limit
-	DefaultMaxNonces       = 100000
+	DefaultMaxNonces       = 1 << 20
 	DefaultCallTimeout     = 30 * time.Second
 )
 

@@ -44,6 +44,10 @@ type Bridge struct {
 	// TimestampWindow is how far a signed request's timestamp may be from
 	// the router's clock. Zero value: 5m, as Crossbar.io.
 	TimestampWindow time.Duration
+	// MaxNonces bounds the nonces remembered against replay, which is
+	// also the most signed requests accepted per TimestampWindow. Zero
+	// value: 1048576 (about 24 MiB at most).
+	MaxNonces int
 	// CallTimeout bounds a /call. Zero value: 30s.
 	CallTimeout time.Duration
 	// Webhooks publish what is POSTed to a path.
@@ -83,7 +87,7 @@ type BridgeSubscriber struct {
 }
 
 var (
-	bridgeKeys           = []string{"realm", "authid", "role", "publish", "call", "unsigned", "keys", "max_body", "timestamp_window", "call_timeout", "webhooks", "subscribers"}
+	bridgeKeys           = []string{"realm", "authid", "role", "publish", "call", "unsigned", "keys", "max_body", "timestamp_window", "max_nonces", "call_timeout", "webhooks", "subscribers"}
 	bridgeKeyKeys        = []string{"key", "secret", "role"}
 	bridgeWebhookKeys    = []string{"path", "topic", "headers"}
 	bridgeSubscriberKeys = []string{"topic", "match", "url", "timeout", "retries", "backoff", "queue"}
@@ -116,6 +120,8 @@ func (d *decoder) bridge(me entry) *Bridge {
 			b.MaxBody = d.size(e.val, e.path)
 		case "timestamp_window":
 			b.TimestampWindow = d.duration(e.val, e.path)
+		case "max_nonces":
+			b.MaxNonces = d.integer(e.val, e.path)
 		case "call_timeout":
 			b.CallTimeout = d.duration(e.val, e.path)
 		case "webhooks":

@@ -21,6 +21,7 @@ func TestBridge(t *testing.T) {
       unsigned: loopback
       max_body: 64KiB
       timestamp_window: 1m
+      max_nonces: 5000
       call_timeout: 5s
       keys:
         - {key: django, secret: {env: SB_TEST_BRIDGE_SECRET}, role: backend}
@@ -41,7 +42,7 @@ realms:
 	}
 	b := c.Transports[0].Bridge
 	if b == nil || b.Realm != "realm1" || b.AuthID != "web" || b.Role != "frontend" || b.Publish != "/publish" || b.Call != "/call" ||
-		b.Unsigned != UnsignedLoopback || b.MaxBody != 64<<10 || b.TimestampWindow != time.Minute || b.CallTimeout != 5*time.Second {
+		b.Unsigned != UnsignedLoopback || b.MaxBody != 64<<10 || b.TimestampWindow != time.Minute || b.MaxNonces != 5000 || b.CallTimeout != 5*time.Second {
 		t.Fatalf("bridge %+v", b)
 	}
 	if len(b.Keys) != 2 || b.Keys[0].Key != "django" || b.Keys[0].Role != "backend" || b.Keys[0].Secret.Env != "SB_TEST_BRIDGE_SECRET" || b.Keys[1].Secret.Plain != "plain-secret" {
@@ -74,6 +75,7 @@ realms:
 		{"same path twice", head + "      call: /publish\n", 8, `path "/publish" is taken (first at line 6)`, ErrBadPath},
 		{"bad max_body", head + "      max_body: lots\n", 8, `bad size "lots"`, ErrBadSize},
 		{"bad window", head + "      timestamp_window: soon\n", 8, `bad duration "soon"`, ErrBadDuration},
+		{"bad max_nonces", head + "      max_nonces: -5\n", 8, "must not be negative", ErrBadNumber},
 		{"negative call timeout", head + "      call_timeout: -1s\n", 8, "must not be negative", ErrBadDuration},
 		{"key without secret", head + "      keys:\n        - {key: k}\n", 9, "missing secret", ErrMissing},
 		{"key without name", head + "      keys:\n        - {secret: s}\n", 9, "missing key name", ErrMissing},

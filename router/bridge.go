@@ -37,6 +37,7 @@ func (r *Router) mountBridgeLocked(mux *http.ServeMux, tc config.Transport) erro
 		Unsigned:        bc.Unsigned,
 		MaxBody:         bc.MaxBody,
 		TimestampWindow: bc.TimestampWindow,
+		MaxNonces:       bc.MaxNonces,
 		CallTimeout:     bc.CallTimeout,
 		Logger:          r.log,
 		Join:            r.joinBridge,
