@@ -79,10 +79,24 @@ func TestUnsignedRefused(t *testing.T) {
 }
 
 func TestWebhook(t *testing.T) {
-	b := &config.Bridge{Webhooks: []config.BridgeWebhook{{Path: "/hooks/github", Topic: "com.example.github", Headers: []string{"X-GitHub-Event"}}}}
+	b := &config.Bridge{MaxBody: 64, Webhooks: []config.BridgeWebhook{{Path: "/hooks/github", Topic: "com.example.github", Headers: []string{"X-GitHub-Event"}}}}
 	n := start(t, b, nil)
 	sub := n.connect(t)
 	ch := events(t, sub, "com.example.github", nil)
+	if a := n.do(t, http.MethodGet, "/hooks/github", nil); a.Status != http.StatusMethodNotAllowed || a.Error != string(bridge.ErrMethodNotAllowed) {
+		t.Fatalf("GET: %d %s", a.Status, a.Raw)
+	}
+	if a := n.post(t, "/hooks/github", strings.Repeat("x", 65)); a.Status != http.StatusRequestEntityTooLarge || a.Error != string(bridge.ErrBodyTooLarge) {
+		t.Fatalf("oversized: %d %s", a.Status, a.Raw)
+	}
+	// Any content type: services post form data too. The first event
+	// is this one: the refused posts published nothing.
+	if a := n.post(t, "/hooks/github", "a=1", "Content-Type", "application/x-www-form-urlencoded"); a.Status != http.StatusOK {
+		t.Fatalf("form post: %d %s", a.Status, a.Raw)
+	}
+	if e := receive(t, ch, "event"); !strings.Contains(fmt.Sprint(e.Arguments), "body:a=1") {
+		t.Fatalf("first event %v", e.Arguments)
+	}
 	a := n.post(t, "/hooks/github", `{"action": "opened"}`, "X-GitHub-Event", "issues", "X-Other", "secret")
 	if a.Status != http.StatusOK || a.ID == 0 {
 		t.Fatalf("webhook: %d %s", a.Status, a.Raw)
