@@ -148,14 +148,15 @@ func TestRateMode(t *testing.T) {
 			cfg.Rate = 500
 			r := run(t, cfg)
 			checkSane(t, r)
-			// 500/s for 0.2 s is 100 per publisher or caller; the pacer
-			// ticks every millisecond, so the count is near exact. The
-			// bound is loose: the race detector slows everything.
+			// 500/s for 0.2 s is 100 per publisher or caller. The pacer
+			// never runs ahead of its schedule, so more than that (plus
+			// a tick's worth) is a bug; fewer only means a busy machine,
+			// which must not fail a test.
 			perSender := float64(r.Sent)
 			if sc == "rpc" {
 				perSender /= float64(cfg.Callers)
 			}
-			if perSender < 20 || perSender > 110 {
+			if perSender > 110 {
 				t.Errorf("%s: %.0f sent per sender at 500/s for 0.2 s, want about 100", sc, perSender)
 			}
 		})
@@ -195,7 +196,10 @@ func TestTransportsAndSerializers(t *testing.T) {
 						cfg := tiny(sc, rt.URL(tr))
 						cfg.Serialization = ser
 						cfg.Payload = payload
-						cfg.Duration = 100 * time.Millisecond
+						// A count, not a short window: under -race on a
+						// busy machine one 70 kB call can outlast 100 ms.
+						cfg.Duration = time.Minute
+						cfg.Count = 5
 						r := run(t, cfg)
 						checkSane(t, r)
 						k := 1

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -147,6 +148,20 @@ type Transport struct {
 	// asks for client certificates). Zero value: every method of the
 	// realm.
 	AuthMethods []string
+	// Static is a directory whose files are served over HTTP at
+	// StaticRoot ("/") on this listener, next to the WebSocket endpoint
+	// (websocket only). A relative path in a file is taken relative to the
+	// file's directory. Zero value: no files are served.
+	Static string
+	// TrustedProxies are the reverse proxies (addresses or prefixes) whose
+	// X-Forwarded-For and X-Real-IP headers name the client, for logs,
+	// the meta API and MaxConnectionsPerAddress (websocket only). Those
+	// headers from anyone else are ignored. Zero value: none trusted.
+	TrustedProxies []netip.Prefix
+	// Bridge, when set, serves the HTTP bridge (publish, call, webhooks,
+	// HTTP subscribers) on this listener (websocket only). Zero value:
+	// none.
+	Bridge *Bridge
 }
 
 // DefaultAllowedOrigins are the origins a websocket transport allows when

@@ -27,6 +27,15 @@ import (
 func strip(c *Config) *Config {
 	cc := *c
 	cc.File, cc.pos = "", nil
+	// The shipped file serves the demo in web/, a directory beside it,
+	// which a node without a file has no way to name.
+	cc.Transports = append([]Transport(nil), c.Transports...)
+	for i := range cc.Transports {
+		cc.Transports[i].Static = ""
+		// And the HTTP bridge for loopback clients, which a node without
+		// a file leaves off, so that only a file can open it.
+		cc.Transports[i].Bridge = nil
+	}
 	return &cc
 }
 

@@ -135,7 +135,7 @@ var (
 	topKeys       = []string{"log", "transports", "realms", "limits"}
 	logKeys       = []string{"level", "format"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
-		"allowed_origins", "max_connections_per_address", "auth_methods"}
+		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge"}
 	tlsKeys   = []string{"cert", "key", "client_ca", "client_auth"}
 	realmKeys = []string{"name", "strict_uris", "disclose_publisher", "disclose_caller", "retained_topics", "retained_bytes", "history",
 		"auth", "roles", "authorizer"}
@@ -641,6 +641,12 @@ func (d *decoder) transport(n ast.Node, path string) Transport {
 			t.MaxConnectionsPerAddress = d.integer(e.val, e.path)
 		case "auth_methods":
 			t.AuthMethods = d.strings(e)
+		case "static":
+			t.Static = d.static(e)
+		case "trusted_proxies":
+			t.TrustedProxies = d.trustedProxies(e)
+		case "bridge":
+			t.Bridge = d.bridge(e)
 		default:
 			d.unknown(e, path, transportKeys)
 		}

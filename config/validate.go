@@ -162,6 +162,8 @@ func (v *validator) transport(t *Transport, path string) {
 		v.tls(t, path+".tls")
 	}
 	v.transportSecurity(t, path)
+	v.web(t, path)
+	v.bridge(t, path)
 }
 
 func (v *validator) tls(t *Transport, path string) {

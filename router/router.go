@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/auth"
+	"github.com/switchboard/switchboard/bridge"
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/realm"
@@ -56,6 +57,7 @@ type Router struct {
 	listeners []Listener
 	lns       []net.Listener
 	servers   []*http.Server
+	bridges   []*bridge.Bridge
 
 	conns map[transport.Conn]bool // live connections: true once joined
 
@@ -141,6 +143,9 @@ func (r *Router) Start() error {
 	for _, tc := range r.cfg.Transports {
 		if err := r.startLocked(tc); err != nil {
 			r.closeListenersLocked()
+			for _, b := range r.bridges {
+				b.Close() // its sessions end without r.mu
+			}
 			return err
 		}
 	}
@@ -157,6 +162,7 @@ func (r *Router) transportConfig(tc config.Transport) transport.Config {
 		// Per listener: each transport.WebSocketHandler and
 		// ServeRawSocket keeps its own count.
 		MaxConnsPerAddr: tc.MaxConnectionsPerAddress,
+		TrustedProxies:  tc.TrustedProxies,
 		Logger:          r.log,
 	}
 }
@@ -189,8 +195,15 @@ func (r *Router) startLocked(tc config.Transport) error {
 		ws := transport.NewWebSocket(tcfg, tc.Path, serve)
 		mux := http.NewServeMux()
 		mux.Handle(tc.Path, ws)
+		if tc.Static != "" {
+			mux.Handle(config.StaticRoot, newStaticHandler(tc.Static, r.log))
+		}
+		if err := r.mountBridgeLocked(mux, tc); err != nil {
+			_ = ln.Close()
+			return err
+		}
 		srv := &http.Server{
-			Handler:           mux,
+			Handler:           transport.TrustProxies(tc.TrustedProxies, mux),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		}
@@ -308,17 +321,10 @@ func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allo
 	if rl == nil {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", name))
 	}
-	r.mu.Lock()
-	if r.closing {
-		r.mu.Unlock()
-		return nil, nil, realm.ErrClosed
+	id, err := r.newSessionID()
+	if err != nil {
+		return nil, nil, err
 	}
-	id := wamp.GlobalID()
-	for _, used := r.ids[id]; used; _, used = r.ids[id] {
-		id = wamp.GlobalID()
-	}
-	r.ids[id] = struct{}{}
-	r.mu.Unlock()
 	ident, err := rl.Authenticate(s, id, details, allowed)
 	if err != nil {
 		r.releaseID(id)
@@ -330,6 +336,21 @@ func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allo
 		return nil, nil, err
 	}
 	return member{Realm: rl, r: r}, welcome, nil
+}
+
+// newSessionID draws a session id unique router-wide.
+func (r *Router) newSessionID() (wamp.ID, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return 0, realm.ErrClosed
+	}
+	id := wamp.GlobalID()
+	for _, used := r.ids[id]; used; _, used = r.ids[id] {
+		id = wamp.GlobalID()
+	}
+	r.ids[id] = struct{}{}
+	return id, nil
 }
 
 func (r *Router) releaseID(id wamp.ID) {
@@ -373,6 +394,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.serving.Wait()
+	r.closeBridges()
 
 	for _, rl := range r.realms {
 		rl.Shutdown(wamp.ErrSystemShutdown, "the router is shutting down")

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"log/slog"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -65,6 +66,12 @@ type Config struct {
 	// RawSocket one the handshake error 4 (maximum connection count
 	// reached). Zero value: no bound.
 	MaxConnsPerAddr int
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Real-IP name the client (see TrustProxies). WebSocket only: a
+	// WebSocket endpoint leaves their handshakes to net/http, where
+	// TrustProxies reads those headers.
+	TrustedProxies []netip.Prefix
 
 	// Logger receives handshake failures and peer misbehaviour.
 	// Zero value (nil): logs are discarded.

@@ -127,6 +127,10 @@ type conn struct {
 	writeTimeout time.Duration
 	copyMax      int
 	log          *slog.Logger
+	// remote, when set, is the client's address as a trusted reverse
+	// proxy reported it (TrustProxies); RemoteAddr returns it instead of
+	// the proxy's. Set before the connection is handed to serve.
+	remote net.Addr
 
 	// Reader state. rmu is held for the whole of Read: Read has one caller,
 	// but finish drains through the same code after serve returns.
@@ -192,7 +196,12 @@ func newConn(nc net.Conn, websocket bool, ser wamp.Serialization, maxRead, maxWr
 
 func (c *conn) Serialization() wamp.Serialization { return c.ser }
 func (c *conn) MaxWrite() int                     { return c.maxWrite }
-func (c *conn) RemoteAddr() net.Addr              { return c.nc.RemoteAddr() }
+func (c *conn) RemoteAddr() net.Addr {
+	if c.remote != nil {
+		return c.remote
+	}
+	return c.nc.RemoteAddr()
+}
 
 func (c *conn) Transport() string {
 	if c.websocket {
@@ -317,7 +326,7 @@ func (c *conn) keepalive() {
 		c.closeErr = fmt.Errorf("%w: %s peer sent nothing within %v of a ping", ErrPingTimeout, c.Transport(), c.pingTimeout)
 		c.mu.Unlock()
 		c.log.Info("transport: keepalive timeout", "transport", c.Transport(),
-			"remote", c.nc.RemoteAddr().String(), "timeout", c.pingTimeout)
+			"remote", c.RemoteAddr().String(), "timeout", c.pingTimeout)
 		c.closeNow()
 		return
 	}

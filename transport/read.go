@@ -206,7 +206,7 @@ func (c *conn) readFailed(err error) error {
 // violation fails the connection for a framing error of the peer.
 func (c *conn) violation(cause error) error {
 	c.log.Info("transport: protocol violation", "transport", c.Transport(),
-		"remote", c.nc.RemoteAddr().String(), "err", cause)
+		"remote", c.RemoteAddr().String(), "err", cause)
 	// Only this peer's own reader waits here, for its writer to finish, so
 	// that the close frame tells the peer what it did wrong.
 	_ = c.close(CloseProtocolError, "protocol error", closeLinger)
@@ -215,7 +215,7 @@ func (c *conn) violation(cause error) error {
 
 func (c *conn) tooBig(n int64) error {
 	c.log.Info("transport: message too big", "transport", c.Transport(),
-		"remote", c.nc.RemoteAddr().String(), "size", n, "max", c.maxRead)
+		"remote", c.RemoteAddr().String(), "size", n, "max", c.maxRead)
 	_ = c.close(CloseTooBig, "message too big", closeLinger)
 	return fmt.Errorf("%w: %s message of %d bytes or more, limit %d", ErrTooLarge, c.Transport(), n, c.maxRead)
 }
@@ -238,7 +238,7 @@ func (c *conn) peerClosed(p []byte) error {
 		}
 	}
 	if c.closing.CompareAndSwap(false, true) {
-		c.log.Debug("transport: peer closed", "remote", c.nc.RemoteAddr().String(),
+		c.log.Debug("transport: peer closed", "remote", c.RemoteAddr().String(),
 			"code", int(code), "reason", string(reason))
 		// Echo the close; the server then ends the TCP connection first
 		// (RFC 6455 7.1.1), so no linger is needed.

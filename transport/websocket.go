@@ -93,6 +93,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pending = bytes.Clone(p)
 	}
 	c := newConn(unwrapReplay(nc), true, ser, h.cfg.MaxMessageSize, 0, h.cfg, pending)
+	c.remote = forwardedAddr(r, nc)
 	// The session runs on a goroutine of its own and the handler returns:
 	// net/http's goroutine has grown a large stack serving the request,
 	// and its connection state (request, buffers) stays reachable for as

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -31,7 +32,9 @@ import (
 // net/http), which the http.Server's mux must route the path to: it
 // answers the requests Serve does not take, a plain GET (426), a refused
 // origin (403), too many connections (503), no common subprotocol (400),
-// and upgrades whose head does not fit the fast path's buffer.
+// upgrades whose head does not fit the fast path's buffer, and those
+// from trusted proxies (Config.TrustedProxies), whose forwarding headers
+// the http.Server's TrustProxies handler reads.
 type WebSocket struct {
 	h    *wsHandler
 	path string
@@ -123,6 +126,12 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 		return
 	}
 	ser, ok := w.fastPath(head)
+	if ok && len(cfg.TrustedProxies) > 0 {
+		// The client is behind a proxy whose headers TrustProxies reads.
+		if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil && proxies(cfg.TrustedProxies).trusts(ap.Addr()) {
+			ok = false
+		}
+	}
 	release := func() {}
 	if ok {
 		// Over the limit, the handler answers 503: it counts again and
