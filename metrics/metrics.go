@@ -1,0 +1,267 @@
+package metrics
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/dealer"
+	"github.com/switchboard/switchboard/session"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Namespace prefixes every metric of the router.
+const Namespace = "switchboard"
+
+// Metrics holds every counter of one router and exports them.
+type Metrics struct {
+	mu     sync.Mutex
+	groups map[groupKey]*Group
+	realms map[string]*Realm
+	// handshake counts the messages of sessions that have not joined (yet):
+	// HELLO, CHALLENGE, AUTHENTICATE, ABORT.
+	handshake *Group
+	queue     *hist // shared by all sessions: one distribution router-wide
+}
+
+type groupKey struct{ realm, transport, serializer string }
+
+// New returns empty counters.
+func New() *Metrics {
+	m := &Metrics{
+		groups: make(map[groupKey]*Group),
+		realms: make(map[string]*Realm),
+		queue:  newHist(queueBounds, 1),
+	}
+	m.handshake = &Group{m: m}
+	return m
+}
+
+// Handshake returns the group that counts sessions before they join, for
+// session.Config.Stats.
+func (m *Metrics) Handshake() *Group { return m.handshake }
+
+// Realm returns the counters of the realm of that name, making them on
+// first use. A realm removed by a reload keeps its counters: they are
+// cumulative, and Prometheus expects a counter never to go back.
+func (m *Metrics) Realm(name string) *Realm {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.realmLocked(name)
+}
+
+func (m *Metrics) realmLocked(name string) *Realm {
+	r := m.realms[name]
+	if r == nil {
+		r = &Realm{name: name, callDur: newHist(callBounds, 1e-9)}
+		m.realms[name] = r
+	}
+	return r
+}
+
+// Group returns the counters of the sessions of one realm, transport and
+// serializer, making them on first use. Called once per session, at join.
+func (m *Metrics) Group(realm, transport string, ser wamp.Serialization) *Group {
+	k := groupKey{realm, transport, ser.String()}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[k]
+	if g == nil {
+		g = &Group{m: m, key: k, realm: m.realmLocked(realm)}
+		m.groups[k] = g
+	}
+	return g
+}
+
+// Realm counts what one realm routes. It implements dealer.Observer.
+type Realm struct {
+	name          string
+	published     atomic.Uint64
+	callsStarted  atomic.Uint64
+	callsEnded    [dealer.NumCallOutcomes]atomic.Uint64
+	callDur       *hist
+	authFailures  sync.Map // method string -> *atomic.Uint64; failures are rare
+	authFailTotal atomic.Uint64
+}
+
+// EventPublished counts one PUBLISH the realm accepted for routing.
+func (r *Realm) EventPublished() { r.published.Add(1) }
+
+// CallStarted implements dealer.Observer.
+func (r *Realm) CallStarted() { r.callsStarted.Add(1) }
+
+// CallEnded implements dealer.Observer.
+func (r *Realm) CallEnded(o dealer.CallOutcome, d time.Duration) {
+	if int(o) < len(r.callsEnded) {
+		r.callsEnded[o].Add(1)
+	}
+	r.callDur.observe(uint64(max(d, 0)))
+}
+
+// AuthFailed counts a refused authentication by method ("none" when the
+// client offered no method the realm takes). method must come from a
+// bounded set: the router passes a configured method name or "none".
+func (r *Realm) AuthFailed(method string) {
+	c, ok := r.authFailures.Load(method)
+	if !ok {
+		c, _ = r.authFailures.LoadOrStore(method, new(atomic.Uint64))
+	}
+	c.(*atomic.Uint64).Add(1)
+	r.authFailTotal.Add(1)
+}
+
+var _ dealer.Observer = (*Realm)(nil)
+
+// Group counts the sessions of one (realm, transport, serializer). It
+// implements session.Stats.
+type Group struct {
+	m     *Metrics
+	key   groupKey
+	realm *Realm // nil for the handshake group
+
+	open     atomic.Int64
+	opened   atomic.Uint64
+	closed   [session.NumCloseReasons]atomic.Uint64
+	in, out  [256]atomic.Uint64 // by wamp.Type
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	dropped  atomic.Uint64
+	slow     atomic.Uint64
+}
+
+// Opened counts a session that joined.
+func (g *Group) Opened() {
+	g.opened.Add(1)
+	g.open.Add(1)
+}
+
+// EventDropped implements session.Stats.
+func (g *Group) EventDropped() { g.dropped.Add(1) }
+
+// SlowConsumerClosed implements session.Stats.
+func (g *Group) SlowConsumerClosed() { g.slow.Add(1) }
+
+// MessageIn implements session.Stats.
+func (g *Group) MessageIn(t wamp.Type, n int) {
+	g.in[t].Add(1)
+	g.bytesIn.Add(uint64(n))
+}
+
+// MessageOut implements session.Stats.
+func (g *Group) MessageOut(t wamp.Type, n int) {
+	g.out[t].Add(1)
+	g.bytesOut.Add(uint64(n))
+}
+
+// QueueDepth implements session.Stats.
+func (g *Group) QueueDepth(n int) { g.m.queue.observe(uint64(n)) }
+
+// SessionClosed implements session.Stats.
+func (g *Group) SessionClosed(r session.CloseReason) {
+	if int(r) < len(g.closed) {
+		g.closed[r].Add(1)
+	}
+	g.open.Add(-1)
+}
+
+var _ session.Stats = (*Group)(nil)
+
+// Snapshot is a copy of the counters, for /status and tests.
+type Snapshot struct {
+	Realms map[string]RealmSnapshot `json:"realms"`
+	// MessagesIn and MessagesOut are by WAMP message type name.
+	MessagesIn  map[string]uint64 `json:"messages_in"`
+	MessagesOut map[string]uint64 `json:"messages_out"`
+	BytesIn     uint64            `json:"bytes_in"`
+	BytesOut    uint64            `json:"bytes_out"`
+}
+
+// RealmSnapshot is one realm's counters.
+type RealmSnapshot struct {
+	SessionsOpen    int64             `json:"sessions_open"`
+	SessionsOpened  uint64            `json:"sessions_opened"`
+	SessionsClosed  map[string]uint64 `json:"sessions_closed"`
+	EventsPublished uint64            `json:"events_published"`
+	EventsDelivered uint64            `json:"events_delivered"`
+	EventsDropped   uint64            `json:"events_dropped"`
+	CallsStarted    uint64            `json:"calls_started"`
+	CallsEnded      map[string]uint64 `json:"calls_ended"`
+	AuthFailures    map[string]uint64 `json:"auth_failures"`
+}
+
+// Snapshot copies the counters now.
+func (m *Metrics) Snapshot() Snapshot {
+	s := Snapshot{Realms: make(map[string]RealmSnapshot), MessagesIn: make(map[string]uint64), MessagesOut: make(map[string]uint64)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, r := range m.realms {
+		rs := RealmSnapshot{
+			SessionsClosed:  make(map[string]uint64),
+			EventsPublished: r.published.Load(),
+			CallsStarted:    r.callsStarted.Load(),
+			CallsEnded:      make(map[string]uint64),
+			AuthFailures:    make(map[string]uint64),
+		}
+		for o := range r.callsEnded {
+			rs.CallsEnded[dealer.CallOutcome(o).String()] = r.callsEnded[o].Load()
+		}
+		r.authFailures.Range(func(k, v any) bool {
+			rs.AuthFailures[k.(string)] = v.(*atomic.Uint64).Load()
+			return true
+		})
+		s.Realms[name] = rs
+	}
+	for _, g := range m.allGroupsLocked() {
+		for t := range g.in {
+			if n := g.in[t].Load(); n > 0 {
+				s.MessagesIn[wamp.Type(t).String()] += n
+			}
+			if n := g.out[t].Load(); n > 0 {
+				s.MessagesOut[wamp.Type(t).String()] += n
+			}
+		}
+		s.BytesIn += g.bytesIn.Load()
+		s.BytesOut += g.bytesOut.Load()
+		if g.realm == nil {
+			continue
+		}
+		rs := s.Realms[g.realm.name]
+		rs.SessionsOpen += g.open.Load()
+		rs.SessionsOpened += g.opened.Load()
+		for r := range g.closed {
+			if n := g.closed[r].Load(); n > 0 {
+				rs.SessionsClosed[session.CloseReason(r).String()] += n
+			}
+		}
+		rs.EventsDelivered += g.out[wamp.EVENT].Load()
+		rs.EventsDropped += g.dropped.Load()
+		s.Realms[g.realm.name] = rs
+	}
+	return s
+}
+
+// allGroupsLocked lists the groups in a stable order, the handshake group
+// first. m.mu must be held.
+func (m *Metrics) allGroupsLocked() []*Group {
+	gs := make([]*Group, 0, len(m.groups)+1)
+	gs = append(gs, m.handshake)
+	keys := make([]groupKey, 0, len(m.groups))
+	for k := range m.groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.realm != b.realm {
+			return a.realm < b.realm
+		}
+		if a.transport != b.transport {
+			return a.transport < b.transport
+		}
+		return a.serializer < b.serializer
+	})
+	for _, k := range keys {
+		gs = append(gs, m.groups[k])
+	}
+	return gs
+}
