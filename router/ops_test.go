@@ -407,3 +407,88 @@ func TestMetricsDisabled(t *testing.T) {
 		t.Errorf("/status = %s (%v)", body, err)
 	}
 }
+
+const reloadBefore = `
+transports:
+  - type: websocket
+    listen: 127.0.0.1:0
+realms:
+  - name: realm1
+    auth:
+      - method: ticket
+        principals:
+          - {authid: alice, role: user, ticket: alice-ticket}
+    roles:
+      user:
+        - {uri: app., match: prefix, allow: [publish, subscribe]}
+  - name: old
+`
+
+const reloadAfter = `
+transports:
+  - type: websocket
+    listen: 127.0.0.1:0
+realms:
+  - name: realm1
+    auth:
+      - method: ticket
+        principals:
+          - {authid: alice, role: user, ticket: alice-ticket}
+          - {authid: bob, role: user, ticket: bob-ticket}
+    roles:
+      user:
+        - {uri: app., match: prefix, allow: [subscribe]}
+  - name: added
+`
+
+// TestReload: a reload keeps sessions, lets a new principal in, refuses a
+// permission it removed, closes a removed realm and opens an added one.
+func TestReload(t *testing.T) {
+	r := routertest.Run(t, parseConfig(t, reloadBefore))
+	ws := r.URL("websocket")
+	alice := mustDial(t, ws, "realm1", client.JSON, ticket("alice", "alice-ticket"))
+	events := make(chan *nexuswamp.Event, 10)
+	must(t, alice.SubscribeChan("app.news", events, nil))
+	ack := nexuswamp.Dict{"acknowledge": true}
+	must(t, alice.Publish("app.news", ack, nexuswamp.List{"before"}, nil))
+	if _, err := dialRealm(t, ws, "realm1", client.JSON, ticket("bob", "bob-ticket")); err == nil {
+		t.Fatal("bob joined before the reload")
+	}
+	old := mustDial(t, ws, "old", client.JSON)
+
+	if err := r.Reload(parseConfig(t, reloadAfter)); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+
+	err := alice.Publish("app.news", ack, nexuswamp.List{"after"}, nil)
+	if err == nil || !strings.Contains(err.Error(), string(nexuswamp.ErrNotAuthorized)) {
+		t.Errorf("publish after reload: %v, want wamp.error.not_authorized", err)
+	}
+	bob := mustDial(t, ws, "realm1", client.JSON, ticket("bob", "bob-ticket"))
+	must(t, bob.Subscribe("app.other", func(*nexuswamp.Event) {}, nil))
+	// alice's session lived through it: still subscribed, still allowed to
+	// subscribe.
+	must(t, alice.Subscribe("app.more", func(*nexuswamp.Event) {}, nil))
+	select {
+	case <-alice.Done():
+		t.Fatal("alice's session ended")
+	default:
+	}
+	if got := r.Realm("realm1").Stats(); got.Sessions != 2 || got.Subscriptions != 3 {
+		t.Errorf("realm1 after reload: %+v, want 2 sessions and 3 subscriptions", got)
+	}
+
+	select {
+	case <-old.Done():
+	case <-time.After(bound):
+		t.Fatal("session of the removed realm not closed")
+	}
+	if g := old.RouterGoodbye(); g == nil || g.Reason != "wamp.close.close_realm" {
+		t.Errorf("removed realm: GOODBYE %+v, want wamp.close.close_realm", g)
+	}
+	_ = old.Close()
+	if _, err := dialRealm(t, ws, "old", client.JSON); err == nil || !strings.Contains(err.Error(), "no_such_realm") {
+		t.Errorf("join removed realm: %v, want wamp.error.no_such_realm", err)
+	}
+	mustDial(t, ws, "added", client.JSON)
+}
