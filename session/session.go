@@ -158,10 +158,7 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		if peerGoodbye {
 			_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, URI: wamp.ErrGoodbyeAndOut})
 		}
-		s.setCause(CloseConnectionLost)
-		if s.stats != nil {
-			s.stats.SessionClosed(s.cause)
-		}
+		s.ended()
 		s.log.Info("session left", "authid", s.AuthID, "authrole", s.AuthRole, "reason", s.cause.String(), "dropped_events", s.dropped.Load())
 	}
 	s.flushAndClose(transport.CloseNormal, "")
@@ -238,6 +235,7 @@ func (s *Session) handshake(j Joiner) Handler {
 	if err != nil {
 		s.log.Info("cannot send WELCOME", "error", err)
 		h.Leave(s)
+		s.ended()
 		return nil
 	}
 	s.log.Info("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
@@ -323,6 +321,15 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 			s.abort(we.URI, we.Msg)
 			return false
 		}
+	}
+}
+
+// ended reports the end of a session that joined to its stats, once,
+// after the realm's Leave.
+func (s *Session) ended() {
+	s.setCause(CloseConnectionLost)
+	if s.stats != nil {
+		s.stats.SessionClosed(s.cause)
 	}
 }
 
