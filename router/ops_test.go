@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -492,3 +494,41 @@ func TestReload(t *testing.T) {
 	}
 	mustDial(t, ws, "added", client.JSON)
 }
+
+// TestReloadRestartNeeded: what a reload cannot apply is logged and left
+// as it runs; after Shutdown a reload is refused.
+func TestReloadRestartNeeded(t *testing.T) {
+	var buf syncBuffer
+	cfg := parseConfig(t, reloadBefore)
+	r, err := router.New(cfg, router.Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, r.Start())
+	next := parseConfig(t, strings.Replace(reloadBefore, "  - name: old\n", "  - name: old\n    strict_uris: true\nlimits:\n  outbound_queue:\n    messages: 10\n", 1))
+	if err := r.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`key=limits`, `key="realms[1] (old)"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "key=transports") {
+		t.Errorf("transports reported changed:\n%s", buf.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	must(t, r.Shutdown(ctx))
+	if err := r.Reload(next); err == nil {
+		t.Error("Reload after Shutdown succeeded")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
+func (b *syncBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
