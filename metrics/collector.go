@@ -84,14 +84,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	var in, out [256]uint64
 	var bytesIn, bytesOut uint64
+	var depth session.SendStats
 	sums := make(map[*Realm]*realmSums, len(m.realms))
 	for _, g := range m.allGroupsLocked() {
+		sent := g.sent()
+		depth.Add(&sent)
 		for t := range g.in {
 			in[t] += g.in[t].Load()
 			out[t] += g.out[t].Load()
 		}
+		out[wamp.EVENT] += sent.Events
 		bytesIn += g.bytesIn.Load()
-		bytesOut += g.bytesOut.Load()
+		bytesOut += g.bytesOut.Load() + sent.EventBytes
 		if g.realm == nil {
 			continue
 		}
@@ -106,7 +110,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for r := range g.closed {
 			s.closed[r] += g.closed[r].Load()
 		}
-		s.delivered += g.out[wamp.EVENT].Load()
+		s.delivered += sent.Events
 		s.dropped += g.dropped.Load()
 		s.slow += g.slow.Load()
 	}
@@ -147,7 +151,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			return true
 		})
 	}
-	ch <- constHist(descQueueDepth, []*hist{m.queue})
+	ch <- depthHist(&depth)
+}
+
+// depthHist exports the queue depth buckets of SendStats, whose upper
+// bounds are the powers of two.
+func depthHist(st *session.SendStats) prometheus.Metric {
+	buckets := make(map[float64]uint64, session.NumDepthBuckets-1)
+	var count uint64
+	for i, n := range st.Depth {
+		count += n
+		if i < session.NumDepthBuckets-1 {
+			buckets[float64(uint64(1)<<i)] = count
+		}
+	}
+	return prometheus.MustNewConstHistogram(descQueueDepth, count, float64(st.DepthSum), buckets)
 }
 
 // wampTypes are the message types of the protocol.

@@ -60,6 +60,3 @@ func constHist(desc *prometheus.Desc, hs []*hist, labels ...string) prometheus.M
 var callBounds = []uint64{
 	100e3, 250e3, 500e3, 1e6, 2.5e6, 5e6, 10e6, 25e6, 50e6, 100e6, 250e6, 500e6, 1e9, 2.5e9, 5e9, 10e9, 30e9,
 }
-
-// Queue depths, in messages, up to the default bound of 1024 and beyond.
-var queueBounds = []uint64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048}

@@ -22,7 +22,6 @@ type Metrics struct {
 	// handshake counts the messages of sessions that have not joined (yet):
 	// HELLO, CHALLENGE, AUTHENTICATE, ABORT.
 	handshake *Group
-	queue     *hist // shared by all sessions: one distribution router-wide
 }
 
 type groupKey struct{ realm, transport, serializer string }
@@ -32,9 +31,8 @@ func New() *Metrics {
 	m := &Metrics{
 		groups: make(map[groupKey]*Group),
 		realms: make(map[string]*Realm),
-		queue:  newHist(queueBounds, 1),
 	}
-	m.handshake = &Group{m: m}
+	m.handshake = &Group{m: m, live: make(map[*session.Session]struct{})}
 	return m
 }
 
@@ -68,7 +66,7 @@ func (m *Metrics) Group(realm, transport string, ser wamp.Serialization) *Group 
 	defer m.mu.Unlock()
 	g := m.groups[k]
 	if g == nil {
-		g = &Group{m: m, key: k, realm: m.realmLocked(realm)}
+		g = &Group{m: m, key: k, realm: m.realmLocked(realm), live: make(map[*session.Session]struct{})}
 		m.groups[k] = g
 	}
 	return g
@@ -123,17 +121,41 @@ type Group struct {
 	open     atomic.Int64
 	opened   atomic.Uint64
 	closed   [session.NumCloseReasons]atomic.Uint64
-	in, out  [256]atomic.Uint64 // by wamp.Type
+	in, out  [256]atomic.Uint64 // by wamp.Type; EVENTs out are in sent
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
 	dropped  atomic.Uint64
 	slow     atomic.Uint64
+
+	// The EVENTs and queue depths of the group's sessions are counted by
+	// each session itself, under a lock it holds anyway, and summed here
+	// at scrape time: live sessions are read, those that ended were added
+	// to ended. Lock order: Metrics.mu -> Group.mu -> the session's.
+	mu    sync.Mutex
+	live  map[*session.Session]struct{}
+	ended session.SendStats
 }
 
-// Opened counts a session that joined.
-func (g *Group) Opened() {
+// Opened counts a session that joined, and reads its SendStats from now
+// until it ends.
+func (g *Group) Opened(s *session.Session) {
 	g.opened.Add(1)
 	g.open.Add(1)
+	g.mu.Lock()
+	g.live[s] = struct{}{}
+	g.mu.Unlock()
+}
+
+// sent sums the SendStats of the group's sessions.
+func (g *Group) sent() session.SendStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.ended
+	for s := range g.live {
+		ss := s.SendStats()
+		st.Add(&ss)
+	}
+	return st
 }
 
 // EventDropped implements session.Stats.
@@ -154,15 +176,17 @@ func (g *Group) MessageOut(t wamp.Type, n int) {
 	g.bytesOut.Add(uint64(n))
 }
 
-// QueueDepth implements session.Stats.
-func (g *Group) QueueDepth(n int) { g.m.queue.observe(uint64(n)) }
-
 // SessionClosed implements session.Stats.
-func (g *Group) SessionClosed(r session.CloseReason) {
+func (g *Group) SessionClosed(s *session.Session, r session.CloseReason) {
 	if int(r) < len(g.closed) {
 		g.closed[r].Add(1)
 	}
 	g.open.Add(-1)
+	ss := s.SendStats()
+	g.mu.Lock()
+	g.ended.Add(&ss)
+	delete(g.live, s)
+	g.mu.Unlock()
 }
 
 var _ session.Stats = (*Group)(nil)
@@ -213,6 +237,7 @@ func (m *Metrics) Snapshot() Snapshot {
 		s.Realms[name] = rs
 	}
 	for _, g := range m.allGroupsLocked() {
+		sent := g.sent()
 		for t := range g.in {
 			if n := g.in[t].Load(); n > 0 {
 				s.MessagesIn[wamp.Type(t).String()] += n
@@ -221,8 +246,11 @@ func (m *Metrics) Snapshot() Snapshot {
 				s.MessagesOut[wamp.Type(t).String()] += n
 			}
 		}
+		if sent.Events > 0 {
+			s.MessagesOut[wamp.EVENT.String()] += sent.Events
+		}
 		s.BytesIn += g.bytesIn.Load()
-		s.BytesOut += g.bytesOut.Load()
+		s.BytesOut += g.bytesOut.Load() + sent.EventBytes
 		if g.realm == nil {
 			continue
 		}
@@ -234,7 +262,7 @@ func (m *Metrics) Snapshot() Snapshot {
 				rs.SessionsClosed[session.CloseReason(r).String()] += n
 			}
 		}
-		rs.EventsDelivered += g.out[wamp.EVENT].Load()
+		rs.EventsDelivered += sent.Events
 		rs.EventsDropped += g.dropped.Load()
 		s.Realms[g.realm.name] = rs
 	}

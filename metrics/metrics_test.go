@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/switchboard/switchboard/dealer"
-	"github.com/switchboard/switchboard/session"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -41,11 +40,9 @@ func TestCollector(t *testing.T) {
 	r.AuthFailed("ticket")
 	for _, ser := range []wamp.Serialization{wamp.JSON, wamp.MsgPack} {
 		g := m.Group("realm1", "websocket", ser)
-		g.Opened()
-		g.MessageOut(wamp.EVENT, 10)
+		g.MessageOut(wamp.RESULT, 10)
 		g.EventDropped()
-		g.QueueDepth(3)
-		g.SessionClosed(session.CloseSlowConsumer)
+		g.SlowConsumerClosed()
 	}
 	m.Handshake().MessageIn(wamp.HELLO, 7)
 	if problems, err := testutil.CollectAndLint(m.Collector()); err != nil || len(problems) > 0 {
@@ -54,7 +51,7 @@ func TestCollector(t *testing.T) {
 	expect := `
 # HELP switchboard_events_delivered_total EVENT messages queued to subscribers.
 # TYPE switchboard_events_delivered_total counter
-switchboard_events_delivered_total{realm="realm1"} 2
+switchboard_events_delivered_total{realm="realm1"} 0
 # HELP switchboard_events_dropped_total EVENT messages dropped for slow subscribers (queue full or message too large for the peer).
 # TYPE switchboard_events_dropped_total counter
 switchboard_events_dropped_total{realm="realm1"} 2
@@ -81,8 +78,8 @@ switchboard_auth_failures_total{method="ticket",realm="realm1"} 1
 	}
 	s := m.Snapshot()
 	rs := s.Realms["realm1"]
-	if rs.SessionsOpen != 0 || rs.SessionsOpened != 2 || rs.SessionsClosed["slow_consumer"] != 2 || rs.EventsPublished != 1 ||
-		rs.CallsEnded["completed"] != 1 || s.MessagesIn["HELLO"] != 1 || s.MessagesOut["EVENT"] != 2 {
+	if rs.EventsDropped != 2 || rs.EventsPublished != 1 ||
+		rs.CallsEnded["completed"] != 1 || s.MessagesIn["HELLO"] != 1 || s.MessagesOut["RESULT"] != 2 {
 		t.Errorf("snapshot: %+v", s)
 	}
 	if _, err := m.Registry(); err != nil {
@@ -97,8 +94,7 @@ func TestCountingAllocs(t *testing.T) {
 	r := m.Realm("realm1")
 	if n := testing.AllocsPerRun(100, func() {
 		g.MessageIn(wamp.PUBLISH, 40)
-		g.MessageOut(wamp.EVENT, 40)
-		g.QueueDepth(5)
+		g.MessageOut(wamp.RESULT, 40)
 		g.EventDropped()
 		r.EventPublished()
 		r.CallStarted()

@@ -51,6 +51,9 @@ func benchPublish(b *testing.B, n int, on bool) {
 		c := newTestConn(wamp.JSON, false)
 		c.written = &f.written
 		s, _ := serve(b, r, scfg, c)
+		if group != nil {
+			group.Opened(s) // as the router does at join
+		}
 		f.sessions = append(f.sessions, s)
 	}
 	f.waitWritten(b, int64(n+1))

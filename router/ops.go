@@ -91,7 +91,7 @@ func (r *Router) setSessionStats(s *session.Session, name wamp.URI) {
 // sessionOpened counts a session that joined.
 func (r *Router) sessionOpened(s *session.Session) {
 	if r.ops.metrics != nil {
-		r.ops.metrics.Group(string(s.Realm), s.Transport(), s.Serialization()).Opened()
+		r.ops.metrics.Group(string(s.Realm), s.Transport(), s.Serialization()).Opened(s)
 	}
 }
 

@@ -105,6 +105,11 @@ type Session struct {
 	closeCode   transport.CloseCode
 	closeReason string
 	goodbyeSent bool
+	// sent counts EVENTs queued and queue depths: plain increments under
+	// mu, which enqueue and the writer hold anyway, read by SendStats at
+	// scrape time. An atomic per event on a counter shared by sessions
+	// would cost a fan-out publication a third more CPU (docs/monitoring.md).
+	sent SendStats
 
 	// writing is true while a writer goroutine runs (guarded by mu). The
 	// writer is started when the queue gets its first frame and exits
@@ -123,6 +128,9 @@ type Session struct {
 	// cause is why the session ends, set once (setCause).
 	causeOnce sync.Once
 	cause     CloseReason
+
+	// joined is set by the reader once Join admitted the session.
+	joined bool
 
 	// hctx ends with the handshake (HandshakeContext); set by the reader
 	// before Join.
@@ -158,12 +166,17 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		if peerGoodbye {
 			_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, URI: wamp.ErrGoodbyeAndOut})
 		}
-		s.ended()
+		s.setCause(CloseConnectionLost)
 		s.log.Info("session left", "authid", s.AuthID, "authrole", s.AuthRole, "reason", s.cause.String(), "dropped_events", s.dropped.Load())
 	}
 	s.flushAndClose(transport.CloseNormal, "")
 	s.writers.Wait()
 	s.closeNow(transport.CloseNormal, "")
+	if s.joined && s.stats != nil {
+		// Closed: nothing more can be queued, so SendStats is final.
+		s.setCause(CloseConnectionLost)
+		s.stats.SessionClosed(s, s.cause)
+	}
 }
 
 func addrString(a net.Addr) string {
@@ -225,6 +238,7 @@ func (s *Session) handshake(j Joiner) Handler {
 		s.abort(we.URI, we.Msg)
 		return nil
 	}
+	s.joined = true
 	err = s.Send(&wamp.Message{Type: wamp.WELCOME, ID: s.ID, Details: welcome})
 	if errors.Is(err, ErrTooLarge) {
 		// A RawSocket peer may accept as little as 512 bytes, less than
@@ -235,7 +249,6 @@ func (s *Session) handshake(j Joiner) Handler {
 	if err != nil {
 		s.log.Info("cannot send WELCOME", "error", err)
 		h.Leave(s)
-		s.ended()
 		return nil
 	}
 	s.log.Info("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
@@ -321,15 +334,6 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 			s.abort(we.URI, we.Msg)
 			return false
 		}
-	}
-}
-
-// ended reports the end of a session that joined to its stats, once,
-// after the realm's Leave.
-func (s *Session) ended() {
-	s.setCause(CloseConnectionLost)
-	if s.stats != nil {
-		s.stats.SessionClosed(s.cause)
 	}
 }
 
@@ -521,6 +525,12 @@ func (s *Session) enqueue(e entry, droppable bool, t wamp.Type) error {
 	s.q = append(s.q, e)
 	s.qBytes += len(e.b)
 	s.startWriterLocked()
+	if droppable {
+		s.sent.Events++
+		s.sent.EventBytes += uint64(len(e.b))
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Unlock()
 	if s.stats != nil {
 		s.stats.MessageOut(t, len(e.b))
@@ -643,9 +653,8 @@ func (s *Session) writeLoop() {
 			return
 		}
 		idleChecks = 0
-		if s.stats != nil {
-			s.stats.QueueDepth(len(s.q))
-		}
+		s.sent.Depth[depthBucket(len(s.q))]++
+		s.sent.DepthSum += uint64(len(s.q))
 		ents := s.q
 		s.q = s.spare[:0]
 		s.qBytes = 0

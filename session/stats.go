@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math/bits"
 	"sync"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 // Stats receives counts from sessions (the metrics hook). Implementations
 // must be cheap and safe for concurrent use: MessageIn runs on the
 // session's reader for every message, MessageOut on whichever goroutine
-// queues one (a publisher's reader, for EVENTs).
+// queues a message. EVENTs, the fan-out of every publication, are not
+// reported one by one: the session counts them itself (SendStats).
 type Stats interface {
 	// EventDropped: an EVENT did not fit the queue (or the peer's
 	// message size) and was dropped.
@@ -20,15 +22,49 @@ type Stats interface {
 	SlowConsumerClosed()
 	// MessageIn: a message of n bytes was read and decoded.
 	MessageIn(t wamp.Type, n int)
-	// MessageOut: a message of n bytes was queued to the peer (a dropped
-	// EVENT is not).
+	// MessageOut: a message of n bytes other than an EVENT was queued to
+	// the peer.
 	MessageOut(t wamp.Type, n int)
-	// QueueDepth: the writer took n queued messages for one write, which
-	// is how deep the queue was.
-	QueueDepth(n int)
 	// SessionClosed: a session that had joined ended, for reason. Called
-	// once, after the realm's Leave.
-	SessionClosed(reason CloseReason)
+	// once, after the connection is closed, when s.SendStats is final.
+	SessionClosed(s *Session, reason CloseReason)
+}
+
+// NumDepthBuckets is the number of queue depth buckets of SendStats: depth
+// 1, 2, 3-4, 5-8, ... 1025-2048, and more.
+const NumDepthBuckets = 13
+
+// SendStats is what a session queued, counted by the session itself.
+type SendStats struct {
+	// Events and EventBytes count the EVENTs queued (dropped ones not).
+	Events, EventBytes uint64
+	// Depth counts the writer's batches by how many messages were queued
+	// when it took them: bucket i holds depths up to 2^i (the last one
+	// the rest). DepthSum is the sum of the depths.
+	Depth    [NumDepthBuckets]uint64
+	DepthSum uint64
+}
+
+// Add adds o to st.
+func (st *SendStats) Add(o *SendStats) {
+	st.Events += o.Events
+	st.EventBytes += o.EventBytes
+	for i := range st.Depth {
+		st.Depth[i] += o.Depth[i]
+	}
+	st.DepthSum += o.DepthSum
+}
+
+// depthBucket is the SendStats.Depth bucket of a queue of n > 0 messages.
+func depthBucket(n int) int {
+	return min(bits.Len(uint(n-1)), NumDepthBuckets-1)
+}
+
+// SendStats returns what s has queued so far.
+func (s *Session) SendStats() SendStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
 }
 
 // CloseReason is why a joined session ended, from a small fixed set, so

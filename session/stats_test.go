@@ -18,8 +18,8 @@ type recStats struct {
 	bytes   int
 	dropped int
 	slow    int
-	depths  []int
 	closed  []CloseReason
+	sent    SendStats // at SessionClosed
 }
 
 func newRecStats() *recStats {
@@ -28,7 +28,6 @@ func newRecStats() *recStats {
 
 func (r *recStats) EventDropped()       { r.mu.Lock(); r.dropped++; r.mu.Unlock() }
 func (r *recStats) SlowConsumerClosed() { r.mu.Lock(); r.slow++; r.mu.Unlock() }
-func (r *recStats) QueueDepth(n int)    { r.mu.Lock(); r.depths = append(r.depths, n); r.mu.Unlock() }
 func (r *recStats) MessageIn(t wamp.Type, n int) {
 	r.mu.Lock()
 	r.in[t]++
@@ -36,9 +35,10 @@ func (r *recStats) MessageIn(t wamp.Type, n int) {
 	r.mu.Unlock()
 }
 func (r *recStats) MessageOut(t wamp.Type, n int) { r.mu.Lock(); r.out[t]++; r.mu.Unlock() }
-func (r *recStats) SessionClosed(c CloseReason) {
+func (r *recStats) SessionClosed(s *Session, c CloseReason) {
 	r.mu.Lock()
 	r.closed = append(r.closed, c)
+	r.sent = s.SendStats()
 	r.mu.Unlock()
 }
 
@@ -60,12 +60,16 @@ func TestStatsSlowConsumer(t *testing.T) {
 	}
 	wait(t, c.closed, "slow consumer close")
 	wait(t, done, "Serve returning")
-	want := fmt.Sprintf("in map[HELLO:1] out map[WELCOME:1 EVENT:3] bytes %d dropped 1 slow 1 closed [slow_consumer]", len(hello))
+	want := fmt.Sprintf("in map[HELLO:1] out map[WELCOME:1] bytes %d dropped 1 slow 1 closed [slow_consumer]", len(hello))
 	if got := rec.String(); got != want {
 		t.Errorf("stats %s\nwant  %s", got, want)
 	}
-	if len(rec.depths) == 0 || rec.depths[0] != 1 {
-		t.Errorf("queue depths %v, want 1 first (WELCOME alone)", rec.depths)
+	// The events that fit: the one the writer took (depth 1, like WELCOME
+	// before it) and the two left queued when the session was closed.
+	wantSent := SendStats{Events: 3, EventBytes: uint64(len(event(1000)) + len(event(0)) + len(event(1))), DepthSum: 2}
+	wantSent.Depth[0] = 2
+	if rec.sent != wantSent {
+		t.Errorf("SendStats %+v, want %+v", rec.sent, wantSent)
 	}
 }
 
@@ -114,6 +118,14 @@ func TestSetStats(t *testing.T) {
 	wait(t, done, "Serve returning")
 	if before.in[wamp.PUBLISH] != 0 || after.in[wamp.HELLO] != 0 || len(after.closed) != 1 {
 		t.Errorf("before: %s\nafter: %s", before, after)
+	}
+}
+
+func TestDepthBucket(t *testing.T) {
+	for n, want := range map[int]int{1: 0, 2: 1, 3: 2, 4: 2, 5: 3, 8: 3, 9: 4, 1024: 10, 1025: 11, 2048: 11, 2049: 12, 1 << 20: 12} {
+		if got := depthBucket(n); got != want {
+			t.Errorf("depthBucket(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
 
