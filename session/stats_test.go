@@ -107,17 +107,40 @@ func TestStatsCloseReasons(t *testing.T) {
 	}
 }
 
+// statsJoiner sets the session's stats in Join, as the router does.
+type statsJoiner struct {
+	*handler
+	st Stats
+}
+
+func (j statsJoiner) Join(s *Session, realm wamp.URI, details wamp.Dict) (Handler, wamp.Dict, error) {
+	h, d, err := j.handler.Join(s, realm, details)
+	s.SetStats(j.st)
+	return h, d, err
+}
+
 // SetStats moves the counting to the realm's stats from then on.
 func TestSetStats(t *testing.T) {
 	before, after := newRecStats(), newRecStats()
-	c, s, done := startCapture(t, Config{Stats: before}, nil)
-	s.SetStats(after) // in a router, the Joiner does this during Join
+	c := newPipe()
+	done := make(chan struct{})
+	go func() {
+		Serve(c, Config{Stats: before}, statsJoiner{&handler{left: make(chan struct{})}, after})
+		close(done)
+	}()
+	c.in <- []byte(hello)
+	if m := c.next(t); m.Type != wamp.WELCOME {
+		t.Fatalf("got %v, want WELCOME", m)
+	}
 	c.in <- []byte(`[16,1,{},"com.example.t"]`)
 	wait(t, waitFor(func() bool { after.mu.Lock(); defer after.mu.Unlock(); return after.in[wamp.PUBLISH] == 1 }), "PUBLISH counted")
 	_ = c.Close(0, "")
 	wait(t, done, "Serve returning")
-	if before.in[wamp.PUBLISH] != 0 || after.in[wamp.HELLO] != 0 || len(after.closed) != 1 {
-		t.Errorf("before: %s\nafter: %s", before, after)
+	if got, want := before.String(), fmt.Sprintf("in map[HELLO:1] out map[] bytes %d dropped 0 slow 0 closed []", len(hello)); got != want {
+		t.Errorf("before: %s\nwant    %s", got, want)
+	}
+	if got, want := after.String(), "in map[PUBLISH:1] out map[WELCOME:1] bytes 25 dropped 0 slow 0 closed [connection_lost]"; got != want {
+		t.Errorf("after: %s\nwant   %s", got, want)
 	}
 }
 
