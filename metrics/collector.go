@@ -89,13 +89,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range m.allGroupsLocked() {
 		sent := g.sent()
 		depth.Add(&sent)
-		for t := range g.in {
-			in[t] += g.in[t].Load()
-			out[t] += g.out[t].Load()
+		gin, gout, gbin, gbout := g.traffic()
+		for _, t := range wampTypes {
+			in[t] += gin[t]
+			out[t] += gout[t]
 		}
-		out[wamp.EVENT] += sent.Events
-		bytesIn += g.bytesIn.Load()
-		bytesOut += g.bytesOut.Load() + sent.EventBytes
+		bytesIn += gbin
+		bytesOut += gbout
 		if g.realm == nil {
 			continue
 		}
@@ -137,7 +137,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for reason := range s.closed {
 			counter(descSessionsClosed, s.closed[reason], n, session.CloseReason(reason).String())
 		}
-		counter(descPublished, r.published.Load(), n)
+		counter(descPublished, r.publishedTotal(), n)
 		counter(descDelivered, s.delivered, n)
 		counter(descDropped, s.dropped, n)
 		counter(descSlowClosed, s.slow, n)

@@ -32,7 +32,7 @@ func New() *Metrics {
 		groups: make(map[groupKey]*Group),
 		realms: make(map[string]*Realm),
 	}
-	m.handshake = &Group{m: m, live: make(map[*session.Session]struct{})}
+	m.handshake = newGroup(m, groupKey{}, nil)
 	return m
 }
 
@@ -66,8 +66,16 @@ func (m *Metrics) Group(realm, transport string, ser wamp.Serialization) *Group 
 	defer m.mu.Unlock()
 	g := m.groups[k]
 	if g == nil {
-		g = &Group{m: m, key: k, realm: m.realmLocked(realm), live: make(map[*session.Session]struct{})}
+		g = newGroup(m, k, m.realmLocked(realm))
 		m.groups[k] = g
+	}
+	return g
+}
+
+func newGroup(m *Metrics, k groupKey, r *Realm) *Group {
+	g := &Group{m: m, key: k, realm: r, live: make(map[*session.Session]struct{})}
+	for i := range g.counters {
+		g.counters[i] = Counter{g, &g.stripes[i]}
 	}
 	return g
 }
@@ -75,7 +83,7 @@ func (m *Metrics) Group(realm, transport string, ser wamp.Serialization) *Group 
 // Realm counts what one realm routes. It implements dealer.Observer.
 type Realm struct {
 	name          string
-	published     atomic.Uint64
+	published     [numStripes]paddedCount // by publisher session id
 	callsStarted  atomic.Uint64
 	callsEnded    [dealer.NumCallOutcomes]atomic.Uint64
 	callDur       *hist
@@ -83,8 +91,27 @@ type Realm struct {
 	authFailTotal atomic.Uint64
 }
 
-// EventPublished counts one PUBLISH the realm accepted for routing.
-func (r *Realm) EventPublished() { r.published.Add(1) }
+// paddedCount is a counter on a cache line of its own.
+type paddedCount struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// EventPublished counts one PUBLISH of session publisher that the realm
+// accepted for routing. The count is striped by publisher like the
+// message counts: publishers on different cores would otherwise all add to
+// one cache line.
+func (r *Realm) EventPublished(publisher wamp.ID) {
+	r.published[uint64(publisher)%numStripes].n.Add(1)
+}
+
+func (r *Realm) publishedTotal() uint64 {
+	var n uint64
+	for i := range r.published {
+		n += r.published[i].n.Load()
+	}
+	return n
+}
 
 // CallStarted implements dealer.Observer.
 func (r *Realm) CallStarted() { r.callsStarted.Add(1) }
@@ -121,9 +148,11 @@ type Group struct {
 	open     atomic.Int64
 	opened   atomic.Uint64
 	closed   [session.NumCloseReasons]atomic.Uint64
-	in, out  [256]atomic.Uint64 // by wamp.Type; EVENTs out are in sent
-	bytesIn  atomic.Uint64
-	bytesOut atomic.Uint64
+	// stripes hold the message and byte counts; each session counts into
+	// the stripe of its id (Counter), so that readers on different cores
+	// seldom add to the same cache line.
+	stripes  [numStripes]stripe
+	counters [numStripes]Counter
 	dropped  atomic.Uint64
 	slow     atomic.Uint64
 
@@ -134,6 +163,81 @@ type Group struct {
 	mu    sync.Mutex
 	live  map[*session.Session]struct{}
 	ended session.SendStats
+}
+
+// numStripes spreads the sessions of a group over this many sets of
+// counters.
+const numStripes = 16
+
+// stripe is one set of message counters, by typeIndex. EVENTs out are
+// counted by the sessions (SendStats), not here.
+type stripe struct {
+	in, out           [numTypes]atomic.Uint64
+	bytesIn, bytesOut atomic.Uint64
+	_                 [64]byte // keeps the next stripe off this one's last cache line
+}
+
+// numTypes is the number of slots of a stripe: the protocol's message types
+// and slot 0 for any other.
+const numTypes = 25
+
+// typeIndex maps a message type to its slot.
+var typeIndex = func() (ix [256]uint8) {
+	for i, t := range wampTypes {
+		ix[t] = uint8(i + 1)
+	}
+	return ix
+}()
+
+// Counter is the session.Stats of one session: its group's counters, on
+// the stripe of its session id. Group.For returns it.
+type Counter struct {
+	g *Group
+	s *stripe
+}
+
+// For returns the counters a session of id counts into; no allocation.
+func (g *Group) For(id wamp.ID) *Counter { return &g.counters[uint64(id)%numStripes] }
+
+// EventDropped implements session.Stats.
+func (c *Counter) EventDropped() { c.g.EventDropped() }
+
+// SlowConsumerClosed implements session.Stats.
+func (c *Counter) SlowConsumerClosed() { c.g.SlowConsumerClosed() }
+
+// MessageIn implements session.Stats.
+func (c *Counter) MessageIn(t wamp.Type, n int) {
+	c.s.in[typeIndex[t]].Add(1)
+	c.s.bytesIn.Add(uint64(n))
+}
+
+// MessageOut implements session.Stats.
+func (c *Counter) MessageOut(t wamp.Type, n int) {
+	c.s.out[typeIndex[t]].Add(1)
+	c.s.bytesOut.Add(uint64(n))
+}
+
+// SessionClosed implements session.Stats.
+func (c *Counter) SessionClosed(s *session.Session, r session.CloseReason) { c.g.SessionClosed(s, r) }
+
+var _ session.Stats = (*Counter)(nil)
+
+// traffic sums the stripes: messages by type and bytes, EVENTs and their
+// bytes included.
+func (g *Group) traffic() (in, out [256]uint64, bytesIn, bytesOut uint64) {
+	for i := range g.stripes {
+		st := &g.stripes[i]
+		for j, t := range wampTypes {
+			in[t] += st.in[j+1].Load()
+			out[t] += st.out[j+1].Load()
+		}
+		bytesIn += st.bytesIn.Load()
+		bytesOut += st.bytesOut.Load()
+	}
+	sent := g.sent()
+	out[wamp.EVENT] += sent.Events
+	bytesOut += sent.EventBytes
+	return in, out, bytesIn, bytesOut
 }
 
 // Opened counts a session that joined, and reads its SendStats from now
@@ -164,17 +268,12 @@ func (g *Group) EventDropped() { g.dropped.Add(1) }
 // SlowConsumerClosed implements session.Stats.
 func (g *Group) SlowConsumerClosed() { g.slow.Add(1) }
 
-// MessageIn implements session.Stats.
-func (g *Group) MessageIn(t wamp.Type, n int) {
-	g.in[t].Add(1)
-	g.bytesIn.Add(uint64(n))
-}
+// MessageIn implements session.Stats, on the group's first stripe (for the
+// handshake, before a session has an id).
+func (g *Group) MessageIn(t wamp.Type, n int) { g.counters[0].MessageIn(t, n) }
 
-// MessageOut implements session.Stats.
-func (g *Group) MessageOut(t wamp.Type, n int) {
-	g.out[t].Add(1)
-	g.bytesOut.Add(uint64(n))
-}
+// MessageOut implements session.Stats, as MessageIn.
+func (g *Group) MessageOut(t wamp.Type, n int) { g.counters[0].MessageOut(t, n) }
 
 // SessionClosed implements session.Stats.
 func (g *Group) SessionClosed(s *session.Session, r session.CloseReason) {
@@ -222,7 +321,7 @@ func (m *Metrics) Snapshot() Snapshot {
 	for name, r := range m.realms {
 		rs := RealmSnapshot{
 			SessionsClosed:  make(map[string]uint64),
-			EventsPublished: r.published.Load(),
+			EventsPublished: r.publishedTotal(),
 			CallsStarted:    r.callsStarted.Load(),
 			CallsEnded:      make(map[string]uint64),
 			AuthFailures:    make(map[string]uint64),
@@ -237,20 +336,17 @@ func (m *Metrics) Snapshot() Snapshot {
 		s.Realms[name] = rs
 	}
 	for _, g := range m.allGroupsLocked() {
-		sent := g.sent()
-		for t := range g.in {
-			if n := g.in[t].Load(); n > 0 {
-				s.MessagesIn[wamp.Type(t).String()] += n
+		in, out, bytesIn, bytesOut := g.traffic()
+		for _, t := range wampTypes {
+			if in[t] > 0 {
+				s.MessagesIn[t.String()] += in[t]
 			}
-			if n := g.out[t].Load(); n > 0 {
-				s.MessagesOut[wamp.Type(t).String()] += n
+			if out[t] > 0 {
+				s.MessagesOut[t.String()] += out[t]
 			}
 		}
-		if sent.Events > 0 {
-			s.MessagesOut[wamp.EVENT.String()] += sent.Events
-		}
-		s.BytesIn += g.bytesIn.Load()
-		s.BytesOut += g.bytesOut.Load() + sent.EventBytes
+		s.BytesIn += bytesIn
+		s.BytesOut += bytesOut
 		if g.realm == nil {
 			continue
 		}
@@ -262,7 +358,7 @@ func (m *Metrics) Snapshot() Snapshot {
 				rs.SessionsClosed[session.CloseReason(r).String()] += n
 			}
 		}
-		rs.EventsDelivered += sent.Events
+		rs.EventsDelivered += g.sent().Events
 		rs.EventsDropped += g.dropped.Load()
 		s.Realms[g.realm.name] = rs
 	}

@@ -34,7 +34,7 @@ func TestHist(t *testing.T) {
 func TestCollector(t *testing.T) {
 	m := New()
 	r := m.Realm("realm1")
-	r.EventPublished()
+	r.EventPublished(1)
 	r.CallStarted()
 	r.CallEnded(dealer.CallCompleted, 3*time.Millisecond)
 	r.AuthFailed("ticket")
@@ -96,7 +96,7 @@ func TestCountingAllocs(t *testing.T) {
 		g.MessageIn(wamp.PUBLISH, 40)
 		g.MessageOut(wamp.RESULT, 40)
 		g.EventDropped()
-		r.EventPublished()
+		r.EventPublished(1)
 		r.CallStarted()
 		r.CallEnded(dealer.CallFailed, time.Millisecond)
 		r.AuthFailed("ticket")

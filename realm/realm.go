@@ -206,7 +206,7 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	switch m.Type {
 	case wamp.PUBLISH:
 		if r.stats != nil {
-			r.stats.EventPublished()
+			r.stats.EventPublished(s.ID)
 		}
 		r.broker.Publish(s, m)
 	case wamp.SUBSCRIBE:

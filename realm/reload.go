@@ -3,6 +3,7 @@ package realm
 import (
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/dealer"
+	"github.com/switchboard/switchboard/wamp"
 )
 
 // Counter counts what a realm routes (the metrics hook): the PUBLISH messages
@@ -10,7 +11,7 @@ import (
 // Implementations must be cheap and safe for concurrent use.
 type Counter interface {
 	dealer.Observer
-	EventPublished()
+	EventPublished(publisher wamp.ID)
 }
 
 // access is what decides who may join and what they may do; it is

@@ -82,9 +82,9 @@ func (r *Router) realmStats(name wamp.URI) realm.Counter {
 
 // setSessionStats gives s the counters of its realm, transport and
 // serializer, once, before the realm makes it visible.
-func (r *Router) setSessionStats(s *session.Session, name wamp.URI) {
+func (r *Router) setSessionStats(s *session.Session, name wamp.URI, id wamp.ID) {
 	if m := r.ops.metrics; m != nil {
-		s.SetStats(m.Group(string(name), s.Transport(), s.Serialization()))
+		s.SetStats(m.Group(string(name), s.Transport(), s.Serialization()).For(id))
 	}
 }
 

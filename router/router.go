@@ -320,7 +320,7 @@ func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allo
 		r.authFailed(rl, details, allowed, err)
 		return nil, nil, err
 	}
-	r.setSessionStats(s, name)
+	r.setSessionStats(s, name, id)
 	welcome, err := rl.AttachAs(s, id, ident)
 	if err != nil {
 		r.releaseID(id)
