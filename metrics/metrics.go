@@ -145,9 +145,9 @@ type Group struct {
 	key   groupKey
 	realm *Realm // nil for the handshake group
 
-	open     atomic.Int64
-	opened   atomic.Uint64
-	closed   [session.NumCloseReasons]atomic.Uint64
+	open   atomic.Int64
+	opened atomic.Uint64
+	closed [session.NumCloseReasons]atomic.Uint64
 	// stripes hold the message and byte counts; each session counts into
 	// the stripe of its id (Counter), so that readers on different cores
 	// seldom add to the same cache line.

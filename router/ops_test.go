@@ -238,31 +238,31 @@ func TestMetricsAfterTraffic(t *testing.T) {
 			m[`switchboard_messages_received_total{type="ERROR"}`] == 3
 	})
 	want := map[string]float64{
-		`switchboard_sessions_opened_total{realm="realm1",serializer="json",transport="websocket"}`: 3,
+		`switchboard_sessions_opened_total{realm="realm1",serializer="json",transport="websocket"}`:    3,
 		`switchboard_sessions_opened_total{realm="realm1",serializer="msgpack",transport="rawsocket"}`: 1,
-		`switchboard_sessions_open{realm="realm1",serializer="json",transport="websocket"}`:          0,
-		`switchboard_sessions_open{realm="realm1",serializer="msgpack",transport="rawsocket"}`:       0,
-		`switchboard_sessions_closed_total{realm="realm1",reason="goodbye"}`:                        4,
-		`switchboard_sessions_closed_total{realm="realm1",reason="slow_consumer"}`:                  0,
-		`switchboard_sessions_closed_total{realm="secure",reason="goodbye"}`:                        0,
-		`switchboard_events_published_total{realm="realm1"}`:                                       3,
-		`switchboard_events_delivered_total{realm="realm1"}`:                                       3,
-		`switchboard_events_dropped_total{realm="realm1"}`:                                         0,
-		`switchboard_calls_started_total{realm="realm1"}`:                                          5,
-		`switchboard_calls_total{outcome="completed",realm="realm1"}`:                              2,
-		`switchboard_calls_total{outcome="failed",realm="realm1"}`:                                 1,
-		`switchboard_calls_total{outcome="timed_out",realm="realm1"}`:                              1,
-		`switchboard_calls_total{outcome="canceled",realm="realm1"}`:                               1,
-		`switchboard_call_duration_seconds_count{realm="realm1"}`:                                  5,
-		`switchboard_auth_failures_total{method="ticket",realm="secure"}`:                          1,
-		`switchboard_messages_received_total{type="HELLO"}`:                                        5,
-		`switchboard_messages_received_total{type="AUTHENTICATE"}`:                                 1,
-		`switchboard_messages_received_total{type="PUBLISH"}`:                                      3,
-		`switchboard_messages_received_total{type="SUBSCRIBE"}`:                                    1,
-		`switchboard_messages_received_total{type="REGISTER"}`:                                     3,
-		`switchboard_messages_received_total{type="CALL"}`:                                         6,
-		`switchboard_messages_received_total{type="CANCEL"}`:                                       1,
-		`switchboard_messages_received_total{type="YIELD"}`:                                        2,
+		`switchboard_sessions_open{realm="realm1",serializer="json",transport="websocket"}`:            0,
+		`switchboard_sessions_open{realm="realm1",serializer="msgpack",transport="rawsocket"}`:         0,
+		`switchboard_sessions_closed_total{realm="realm1",reason="goodbye"}`:                           4,
+		`switchboard_sessions_closed_total{realm="realm1",reason="slow_consumer"}`:                     0,
+		`switchboard_sessions_closed_total{realm="secure",reason="goodbye"}`:                           0,
+		`switchboard_events_published_total{realm="realm1"}`:                                           3,
+		`switchboard_events_delivered_total{realm="realm1"}`:                                           3,
+		`switchboard_events_dropped_total{realm="realm1"}`:                                             0,
+		`switchboard_calls_started_total{realm="realm1"}`:                                              5,
+		`switchboard_calls_total{outcome="completed",realm="realm1"}`:                                  2,
+		`switchboard_calls_total{outcome="failed",realm="realm1"}`:                                     1,
+		`switchboard_calls_total{outcome="timed_out",realm="realm1"}`:                                  1,
+		`switchboard_calls_total{outcome="canceled",realm="realm1"}`:                                   1,
+		`switchboard_call_duration_seconds_count{realm="realm1"}`:                                      5,
+		`switchboard_auth_failures_total{method="ticket",realm="secure"}`:                              1,
+		`switchboard_messages_received_total{type="HELLO"}`:                                            5,
+		`switchboard_messages_received_total{type="AUTHENTICATE"}`:                                     1,
+		`switchboard_messages_received_total{type="PUBLISH"}`:                                          3,
+		`switchboard_messages_received_total{type="SUBSCRIBE"}`:                                        1,
+		`switchboard_messages_received_total{type="REGISTER"}`:                                         3,
+		`switchboard_messages_received_total{type="CALL"}`:                                             6,
+		`switchboard_messages_received_total{type="CANCEL"}`:                                           1,
+		`switchboard_messages_received_total{type="YIELD"}`:                                            2,
 		// the callee's com.example.oops and its two canceled answers
 		`switchboard_messages_received_total{type="ERROR"}`:   3,
 		`switchboard_messages_received_total{type="GOODBYE"}`: 4,
@@ -530,5 +530,9 @@ type syncBuffer struct {
 	b  strings.Builder
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
-func (b *syncBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
