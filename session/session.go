@@ -371,7 +371,9 @@ func (s *Session) logReadError(err error) {
 }
 
 // abort queues ABORT and closes once it is written. Peer misbehaviour is
-// logged at Info: it is the client's fault, not the router's.
+// the client's fault, not the router's: Info, except protocol violations,
+// which get a rate-limited Warn because a burst of them is worth an
+// operator's look.
 func (s *Session) abort(reason wamp.URI, msg string) {
 	s.setCause(CloseProtocolViolation)
 	if reason != wamp.ErrProtocolViolation {
