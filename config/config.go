@@ -87,6 +87,7 @@ type Config struct {
 	Transports []Transport
 	Realms     []Realm
 	Limits     Limits
+	Metrics    Metrics
 
 	// pos maps key paths ("transports[1].listen") to where their values
 	// stand in File, so that Validate can place its errors.
@@ -100,6 +101,10 @@ type Log struct {
 	Level slog.Level
 	// Format is FormatText or FormatJSON. Zero value: text.
 	Format string
+	// DebugPayloads logs every message received, payload included, at
+	// debug level (with Level debug). Zero value: no payload is ever
+	// logged, as payloads may carry personal data or secrets.
+	DebugPayloads bool
 }
 
 // Transport is one listener.

@@ -132,8 +132,8 @@ func before(a, b *token.Position) bool {
 
 // Key sets of each mapping, for "did you mean" hints.
 var (
-	topKeys       = []string{"log", "transports", "realms", "limits"}
-	logKeys       = []string{"level", "format"}
+	topKeys       = []string{"log", "transports", "realms", "limits", "metrics"}
+	logKeys       = []string{"level", "format", "debug_payloads"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
 		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge"}
 	tlsKeys   = []string{"cert", "key", "client_ca", "client_auth"}
@@ -565,6 +565,8 @@ func (d *decoder) config(n ast.Node) *Config {
 			c.Realms = d.realms(e)
 		case "limits":
 			d.limits(e, &c.Limits)
+		case "metrics":
+			d.metrics(e, &c.Metrics)
 		default:
 			d.unknown(e, "", topKeys)
 		}
@@ -591,6 +593,8 @@ func (d *decoder) log(me entry, l *Log) {
 			}
 		case "format":
 			l.Format, _ = d.str(e.val, e.path)
+		case "debug_payloads":
+			l.DebugPayloads = d.boolean(e.val, e.path)
 		default:
 			d.unknown(e, me.path, logKeys)
 		}

@@ -32,6 +32,7 @@ type call struct {
 	timer    *time.Timer
 	timeout  time.Duration
 	deadline time.Time // a progressive result moves it (advanced/rpc_progressive_call_results.md "Timeouts")
+	start    time.Time // for Config.Observer; zero without one
 }
 
 // callPool recycles pending-call records: one is needed per call, and the
@@ -193,6 +194,7 @@ func (d *Dealer) Call(caller Peer, m *wamp.Message) error {
 	key := callKey{callee.SessionID(), c.calleeReq}
 	d.calls[key] = c
 	d.byCaller[ck] = c
+	d.callStarted(c)
 	d.mu.Unlock()
 	// From here on c may already be answered and recycled by the callee's
 	// reader: use only key and locals.
@@ -291,6 +293,7 @@ func (d *Dealer) invocationFailed(caller Peer, req wamp.ID, key callKey, err err
 		d.mu.Unlock()
 		return
 	}
+	d.callEnded(c, CallFailed)
 	d.finishLocked(c, key)
 	d.mu.Unlock()
 	c.release()
@@ -411,6 +414,7 @@ func (d *Dealer) orphanLocked(c *call, callerGone bool) {
 // must be held.
 func (d *Dealer) abortLocked(c *call, uri wamp.URI, msg string, interrupt wamp.Dict) {
 	caller, req := c.caller, c.callerReq
+	d.callEnded(c, outcomeOf(uri))
 	d.orphanLocked(c, false)
 	replyError(caller, wamp.CALL, req, uri, msg)
 	if interrupt != nil && supportsCanceling(c.callee) {
@@ -488,6 +492,7 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 		d.mu.Unlock()
 		return nil
 	}
+	d.callEnded(c, CallCompleted)
 	d.finishLocked(c, key)
 	d.mu.Unlock()
 	res := wamp.Acquire()
@@ -537,6 +542,7 @@ func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
 		}
 		return nil
 	}
+	d.callEnded(c, CallFailed)
 	d.finishLocked(c, key)
 	d.mu.Unlock()
 	e := wamp.Acquire()

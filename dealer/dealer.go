@@ -69,6 +69,9 @@ type Config struct {
 	// come after all, the callee is aborted for a YIELD or ERROR to an
 	// unknown request. Zero value: 1024.
 	MaxTombstones int
+	// Observer counts routed calls and their outcomes (metrics). Nil means
+	// none.
+	Observer Observer
 	// Logger. Nil means discard.
 	Logger *slog.Logger
 }
@@ -361,11 +364,15 @@ func (d *Dealer) RemoveSession(sid wamp.ID) {
 				c.stopTimer()
 				if c.callerSID != sid {
 					failed = append(failed, reply{c.caller, c.callerReq})
+					d.callEnded(c, CallFailed)
+				} else {
+					d.callEnded(c, CallCanceled)
 				}
 			}
 			c.release()
 		case c.caller != nil && c.callerSID == sid:
 			interrupt := supportsCanceling(c.callee)
+			d.callEnded(c, CallCanceled)
 			d.orphanLocked(c, true)
 			if interrupt {
 				d.sendInterrupt(c.callee, c.calleeReq, interruptCallerLeft)

@@ -35,7 +35,8 @@ func (r *Realm) Authenticate(s *session.Session, id wamp.ID, details wamp.Dict, 
 		},
 		Allowed: allowed,
 	}
-	ident, err := r.auth.Authenticate(s.HandshakeContext(), req, s)
+	acc := r.access.Load()
+	ident, err := acc.set.Authenticate(s.HandshakeContext(), req, s)
 	if err != nil {
 		if errors.Is(err, session.ErrClosed) {
 			return ident, err
@@ -46,14 +47,14 @@ func (r *Realm) Authenticate(s *session.Session, id wamp.ID, details wamp.Dict, 
 		}
 		return ident, auth.WAMPError(err)
 	}
-	if rc, ok := r.authz.(auth.RoleChecker); ok && !rc.HasRole(ident.AuthRole) {
+	if rc, ok := acc.authz.(auth.RoleChecker); ok && !rc.HasRole(ident.AuthRole) {
 		return ident, auth.WAMPError(fmt.Errorf("%w: %q is no role of realm %s", auth.ErrNoSuchRole, ident.AuthRole, r.name))
 	}
 	return ident, nil
 }
 
 // AuthMethods returns the realm's authentication methods in order.
-func (r *Realm) AuthMethods() []string { return r.auth.Methods() }
+func (r *Realm) AuthMethods() []string { return r.access.Load().set.Methods() }
 
 // authAction maps the message types that need authorization to their
 // action; zero for the others.
@@ -72,7 +73,7 @@ var authAction = [256]auth.Action{
 // takes any other ERROR for a protocol violation); the session stays. When
 // the permission says so, the caller or publisher is disclosed: the
 // message gets disclose_me, which the dealer and broker already honour.
-func (r *Realm) authorize(s *session.Session, m *wamp.Message, action auth.Action) bool {
+func (r *Realm) authorize(s *session.Session, m *wamp.Message, action auth.Action, authz auth.Authorizer) bool {
 	a := auth.Access{Action: action, URI: m.URI}
 	if action == auth.ActionSubscribe || action == auth.ActionRegister {
 		a.Match, _ = m.Details["match"].(string)
@@ -81,7 +82,7 @@ func (r *Realm) authorize(s *session.Session, m *wamp.Message, action auth.Actio
 		Session: s.ID, Realm: r.name, AuthID: s.AuthID, AuthRole: s.AuthRole,
 		AuthMethod: s.AuthMethod, AuthProvider: s.AuthProvider,
 	}
-	d, err := r.authz.Authorize(context.Background(), sub, a)
+	d, err := authz.Authorize(context.Background(), sub, a)
 	if err == nil && d.Allow {
 		if d.Disclose && (action == auth.ActionCall && !r.neverDiscloseCaller || action == auth.ActionPublish && !r.neverDisclosePublisher) {
 			opts := maps.Clone(m.Details)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/broker"
@@ -40,6 +41,8 @@ type Config struct {
 	// Authorizer decides what sessions may do. Nil means everything is
 	// allowed to everyone.
 	Authorizer auth.Authorizer
+	// Stats counts publications and calls (metrics hook). Nil means none.
+	Stats Counter
 	// Logger. Nil means discard.
 	Logger *slog.Logger
 }
@@ -51,8 +54,10 @@ type Realm struct {
 	log    *slog.Logger
 	broker *broker.Broker
 	dealer *dealer.Dealer
-	auth   *auth.Set
-	authz  auth.Authorizer // nil: everything allowed
+	// access holds the auth.Set and the authorizer, swapped whole by
+	// SetAccess when the config is reloaded.
+	access atomic.Pointer[access]
+	stats  Counter // nil: not counted
 	// neverDiscloseCaller and neverDisclosePublisher: the realm refuses
 	// disclosure, which a permission's disclose option does not override.
 	neverDiscloseCaller, neverDisclosePublisher bool
@@ -83,15 +88,12 @@ func New(cfg Config) (*Realm, error) {
 		strict:   cfg.StrictURIs,
 		log:      log,
 		sessions: make(map[wamp.ID]*member),
-		auth:     cfg.Auth,
-		authz:    cfg.Authorizer,
+		stats:    cfg.Stats,
 
 		neverDiscloseCaller:    cfg.DiscloseCaller == "never",
 		neverDisclosePublisher: cfg.DisclosePublisher == "never",
 	}
-	if r.auth == nil {
-		r.auth = auth.NewSet(auth.SetConfig{Logger: log})
-	}
+	r.SetAccess(cfg.Auth, cfg.Authorizer)
 	disclose := cfg.DisclosePublisher
 	if disclose == "client" {
 		disclose = broker.DiscloseClient
@@ -116,6 +118,9 @@ func New(cfg Config) (*Realm, error) {
 		IsTooLarge: func(err error) bool { return errors.Is(err, session.ErrTooLarge) },
 		Hooks:      registrationHooks{r},
 		Logger:     log,
+	}
+	if cfg.Stats != nil {
+		dcfg.Observer = cfg.Stats
 	}
 	switch cfg.DiscloseCaller {
 	case "", "client":
@@ -193,13 +198,16 @@ func (r *Realm) Joined(s *session.Session) {
 
 // Handle dispatches one message of an attached session.
 func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
-	if r.authz != nil {
-		if a := authAction[m.Type]; a != 0 && !r.authorize(s, m, a) {
+	if az := r.access.Load().authz; az != nil {
+		if a := authAction[m.Type]; a != 0 && !r.authorize(s, m, a, az) {
 			return nil
 		}
 	}
 	switch m.Type {
 	case wamp.PUBLISH:
+		if r.stats != nil {
+			r.stats.EventPublished(s.ID)
+		}
 		r.broker.Publish(s, m)
 	case wamp.SUBSCRIBE:
 		r.broker.Subscribe(s, m)
@@ -233,7 +241,7 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 func (r *Realm) Leave(s *session.Session) {
 	r.broker.RemoveSession(s.ID)
 	r.dealer.RemoveSession(s.ID)
-	if f, ok := r.authz.(forgetter); ok {
+	if f, ok := r.access.Load().authz.(forgetter); ok {
 		f.Forget(s.ID)
 	}
 	r.mu.Lock()

@@ -20,7 +20,7 @@ type realmCaller struct {
 }
 
 func (c realmCaller) Call(ctx context.Context, proc wamp.URI, args []any, kwargs map[string]any) ([]any, map[string]any, error) {
-	rl := c.r.realms[c.realm]
+	rl := c.r.Realm(c.realm)
 	if rl == nil {
 		return nil, nil, fmt.Errorf("router: no realm %q for %s", c.realm, proc)
 	}

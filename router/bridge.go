@@ -92,7 +92,7 @@ type bridgeJoiner struct {
 }
 
 func (j bridgeJoiner) Join(s *session.Session, name wamp.URI, _ wamp.Dict) (session.Handler, wamp.Dict, error) {
-	rl := j.r.realms[name]
+	rl := j.r.Realm(name)
 	if rl == nil {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", name))
 	}
@@ -100,11 +100,13 @@ func (j bridgeJoiner) Join(s *session.Session, name wamp.URI, _ wamp.Dict) (sess
 	if err != nil {
 		return nil, nil, err
 	}
+	j.r.setSessionStats(s, name, id)
 	welcome, err := rl.AttachAs(s, id, j.id)
 	if err != nil {
 		j.r.releaseID(id)
 		return nil, nil, err
 	}
+	j.r.sessionOpened(s)
 	return member{Realm: rl, r: j.r}, welcome, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard/switchboard/auth"
@@ -45,8 +46,9 @@ type Listener struct {
 type Router struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	realms  map[wamp.URI]*realm.Realm
+	realms  atomic.Pointer[realmMap] // replaced whole by Reload
 	sessCfg session.Config
+	ops     ops // metrics, health, reload (ops.go)
 
 	subIDs, regIDs wamp.IDGen
 
@@ -75,18 +77,19 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Router{
-		cfg:    cfg,
-		log:    log,
-		realms: make(map[wamp.URI]*realm.Realm, len(cfg.Realms)),
-		ids:    make(map[wamp.ID]struct{}),
-		conns:  make(map[transport.Conn]bool),
+		cfg:   cfg,
+		log:   log,
+		ids:   make(map[wamp.ID]struct{}),
+		conns: make(map[transport.Conn]bool),
 	}
+	realms := make(realmMap, len(cfg.Realms))
 	q := cfg.Limits.Queue
 	r.sessCfg = session.Config{
 		QueueMessages:   q.Messages,
 		QueueBytes:      q.Bytes,
 		DisconnectAfter: q.DisconnectAfter,
 		Logger:          log,
+		DebugPayloads:   cfg.Log.DebugPayloads,
 	}
 	if q.SlowConsumer == "disconnect" {
 		r.sessCfg.Policy = session.PolicyDisconnect
@@ -95,40 +98,47 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 	if lim == nil {
 		lim = auth.NewLimiter(auth.LimiterConfig{})
 	}
+	r.initOps(lim)
 	for i := range cfg.Realms {
 		rc := &cfg.Realms[i]
-		if _, dup := r.realms[rc.Name]; dup {
+		if _, dup := realms[rc.Name]; dup {
 			return nil, fmt.Errorf("router: duplicate realm %q", rc.Name)
 		}
-		history := make([]broker.HistoryRule, len(rc.History))
-		for i, h := range rc.History {
-			history[i] = broker.HistoryRule{Topic: h.Topic, Match: h.Match, Limit: h.Limit}
-		}
-		authn, authz, err := r.buildAuth(rc, lim)
+		rl, err := r.newRealm(rc)
 		if err != nil {
 			return nil, fmt.Errorf("router: %w", err)
 		}
-		rl, err := realm.New(realm.Config{
-			Name:              rc.Name,
-			StrictURIs:        rc.StrictURIs,
-			SubscriptionIDs:   &r.subIDs,
-			RegistrationIDs:   &r.regIDs,
-			DisclosePublisher: rc.DisclosePublisher,
-			DiscloseCaller:    rc.DiscloseCaller,
-			MaxRetained:       rc.RetainedTopics,
-			MaxRetainedBytes:  rc.RetainedBytes,
-			History:           history,
-			Auth:              authn,
-			Authorizer:        authz,
-			Logger:            log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("router: %w", err)
-		}
-		r.realms[rc.Name] = rl
-
+		realms[rc.Name] = rl
 	}
+	r.realms.Store(&realms)
 	return r, nil
+}
+
+// newRealm builds the realm of one config entry.
+func (r *Router) newRealm(rc *config.Realm) (*realm.Realm, error) {
+	history := make([]broker.HistoryRule, len(rc.History))
+	for i, h := range rc.History {
+		history[i] = broker.HistoryRule{Topic: h.Topic, Match: h.Match, Limit: h.Limit}
+	}
+	authn, authz, err := r.buildAuth(rc, r.ops.limiter)
+	if err != nil {
+		return nil, err
+	}
+	return realm.New(realm.Config{
+		Name:              rc.Name,
+		StrictURIs:        rc.StrictURIs,
+		SubscriptionIDs:   &r.subIDs,
+		RegistrationIDs:   &r.regIDs,
+		DisclosePublisher: rc.DisclosePublisher,
+		DiscloseCaller:    rc.DiscloseCaller,
+		MaxRetained:       rc.RetainedTopics,
+		MaxRetainedBytes:  rc.RetainedBytes,
+		History:           history,
+		Auth:              authn,
+		Authorizer:        authz,
+		Stats:             r.realmStats(rc.Name),
+		Logger:            r.log,
+	})
 }
 
 // Start opens every configured listener and starts serving. If one fails,
@@ -148,6 +158,10 @@ func (r *Router) Start() error {
 			}
 			return err
 		}
+	}
+	if err := r.startOpsLocked(); err != nil {
+		r.closeListenersLocked()
+		return err
 	}
 	return nil
 }
@@ -193,8 +207,7 @@ func (r *Router) startLocked(tc config.Transport) error {
 		}
 		l.URL = scheme + "://" + addr + tc.Path
 		ws := transport.NewWebSocket(tcfg, tc.Path, serve)
-		mux := http.NewServeMux()
-		mux.Handle(tc.Path, ws)
+		mux := r.httpMux(tc, ws)
 		if tc.Static != "" {
 			mux.Handle(config.StaticRoot, newStaticHandler(tc.Static, r.log))
 		}
@@ -317,7 +330,7 @@ func (j joiner) Join(s *session.Session, name wamp.URI, details wamp.Dict) (sess
 // join finds the realm, gives the session a router-wide unique id (which a
 // wampcra challenge names), authenticates it and attaches it.
 func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allowed []string) (session.Handler, wamp.Dict, error) {
-	rl := r.realms[name]
+	rl := (*r.realms.Load())[name]
 	if rl == nil {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", name))
 	}
@@ -328,13 +341,16 @@ func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allo
 	ident, err := rl.Authenticate(s, id, details, allowed)
 	if err != nil {
 		r.releaseID(id)
+		r.authFailed(rl, details, allowed, err)
 		return nil, nil, err
 	}
+	r.setSessionStats(s, name, id)
 	welcome, err := rl.AttachAs(s, id, ident)
 	if err != nil {
 		r.releaseID(id)
 		return nil, nil, err
 	}
+	r.sessionOpened(s)
 	return member{Realm: rl, r: r}, welcome, nil
 }
 
@@ -372,7 +388,7 @@ func (m member) Leave(s *session.Session) {
 }
 
 // Realm returns the realm of that name, or nil.
-func (r *Router) Realm(name wamp.URI) *realm.Realm { return r.realms[name] }
+func (r *Router) Realm(name wamp.URI) *realm.Realm { return (*r.realms.Load())[name] }
 
 // Shutdown stops accepting, sends GOODBYE wamp.close.system_shutdown to
 // every session, and waits until they have ended or ctx is done, when the
@@ -396,9 +412,11 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.serving.Wait()
 	r.closeBridges()
 
-	for _, rl := range r.realms {
+	r.ops.reloadMu.Lock() // a reload under way finishes first; none starts after
+	for _, rl := range *r.realms.Load() {
 		rl.Shutdown(wamp.ErrSystemShutdown, "the router is shutting down")
 	}
+	r.ops.reloadMu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		r.sessions.Wait()

@@ -66,7 +66,7 @@ func staticRouter(t *testing.T) (base, dir string) {
 	return "http" + strings.TrimSuffix(strings.TrimPrefix(r.URL("websocket"), "ws"), "/ws"), dir
 }
 
-func get(t *testing.T, req *http.Request) (*http.Response, string) {
+func fetch(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	c := &http.Client{
 		Timeout:       10 * time.Second,
@@ -109,7 +109,7 @@ func TestStaticFiles(t *testing.T) {
 		{"/link.html", "text/html; charset=utf-8", "<p>inner</p>"},
 		{"/app.js?v=2", "text/javascript; charset=utf-8", "console.log('hi')"},
 	} {
-		resp, body := get(t, newReq(t, http.MethodGet, base+tc.path))
+		resp, body := fetch(t, newReq(t, http.MethodGet, base+tc.path))
 		h := resp.Header
 		if resp.StatusCode != http.StatusOK || body != tc.body || h.Get("Content-Type") != tc.ctype {
 			t.Errorf("GET %s: %d %q %q, want 200 %q %q", tc.path, resp.StatusCode, h.Get("Content-Type"), body, tc.ctype, tc.body)
@@ -121,41 +121,41 @@ func TestStaticFiles(t *testing.T) {
 	}
 
 	// Revalidation: an unchanged file costs a 304 and no body.
-	resp, _ := get(t, newReq(t, http.MethodGet, base+"/app.js"))
+	resp, _ := fetch(t, newReq(t, http.MethodGet, base+"/app.js"))
 	etag, modified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	req := newReq(t, http.MethodGet, base+"/app.js")
 	req.Header.Set("If-None-Match", etag)
-	if resp, body := get(t, req); resp.StatusCode != http.StatusNotModified || body != "" {
+	if resp, body := fetch(t, req); resp.StatusCode != http.StatusNotModified || body != "" {
 		t.Errorf("If-None-Match %s: %d %q, want 304", etag, resp.StatusCode, body)
 	}
 	req = newReq(t, http.MethodGet, base+"/app.js")
 	req.Header.Set("If-Modified-Since", modified)
-	if resp, _ := get(t, req); resp.StatusCode != http.StatusNotModified {
+	if resp, _ := fetch(t, req); resp.StatusCode != http.StatusNotModified {
 		t.Errorf("If-Modified-Since %s: %d, want 304", modified, resp.StatusCode)
 	}
 	req = newReq(t, http.MethodGet, base+"/app.js")
 	req.Header.Set("If-None-Match", `"other"`)
-	if resp, _ := get(t, req); resp.StatusCode != http.StatusOK {
+	if resp, _ := fetch(t, req); resp.StatusCode != http.StatusOK {
 		t.Errorf("If-None-Match with another tag: %d, want 200", resp.StatusCode)
 	}
 	req = newReq(t, http.MethodGet, base+"/app.js")
 	req.Header.Set("Range", "bytes=0-6")
-	if resp, body := get(t, req); resp.StatusCode != http.StatusPartialContent || body != "console" {
+	if resp, body := fetch(t, req); resp.StatusCode != http.StatusPartialContent || body != "console" {
 		t.Errorf("Range: %d %q, want 206 \"console\"", resp.StatusCode, body)
 	}
-	if resp, body := get(t, newReq(t, http.MethodHead, base+"/app.js")); resp.StatusCode != http.StatusOK || body != "" || resp.ContentLength != int64(len("console.log('hi')")) {
+	if resp, body := fetch(t, newReq(t, http.MethodHead, base+"/app.js")); resp.StatusCode != http.StatusOK || body != "" || resp.ContentLength != int64(len("console.log('hi')")) {
 		t.Errorf("HEAD: %d %q length %d", resp.StatusCode, body, resp.ContentLength)
 	}
 
 	// A directory without its slash is redirected, relatively.
-	if resp, _ := get(t, newReq(t, http.MethodGet, base+"/sub")); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "sub/" {
+	if resp, _ := fetch(t, newReq(t, http.MethodGet, base+"/sub")); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "sub/" {
 		t.Errorf("GET /sub: %d Location %q, want 301 sub/", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
 	// Never served: listings, dotfiles, anything outside, other methods.
 	for _, path := range []string{"/empty/", "/empty", "/inner/", "/.env", "/.git/config", "/sub/.hidden",
 		"/escape.txt", "/outdir/a.html", "/nope.html", "/index.html/"} {
-		resp, body := get(t, newReq(t, http.MethodGet, base+path))
+		resp, body := fetch(t, newReq(t, http.MethodGet, base+path))
 		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("GET %s: %d %q %q, want a 404 JSON error", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 			continue
@@ -168,7 +168,7 @@ func TestStaticFiles(t *testing.T) {
 			t.Errorf("GET %s leaked %q", path, body)
 		}
 	}
-	resp, body := get(t, newReq(t, http.MethodPost, base+"/index.html"))
+	resp, body := fetch(t, newReq(t, http.MethodPost, base+"/index.html"))
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" || !strings.Contains(body, `"error"`) {
 		t.Errorf("POST: %d Allow %q %q, want 405", resp.StatusCode, resp.Header.Get("Allow"), body)
 	}
@@ -215,7 +215,7 @@ func TestStaticBesideWebSocket(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ws"), []byte("a file named ws"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if resp, _ := get(t, newReq(t, http.MethodGet, base+"/ws")); resp.StatusCode != http.StatusUpgradeRequired {
+	if resp, _ := fetch(t, newReq(t, http.MethodGet, base+"/ws")); resp.StatusCode != http.StatusUpgradeRequired {
 		t.Errorf("GET /ws without upgrade: %d, want 426 from the WebSocket endpoint", resp.StatusCode)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

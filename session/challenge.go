@@ -31,6 +31,7 @@ func (s *Session) Challenge(method string, extra wamp.Dict) (signature string, a
 	if err := s.codec.Decode(frame, &m); err != nil {
 		return "", nil, wamp.NewError(wamp.ErrProtocolViolation, "bad AUTHENTICATE: "+err.Error())
 	}
+	s.countIn(&m, frame)
 	switch m.Type {
 	case wamp.AUTHENTICATE:
 		return m.Text, m.Details, nil

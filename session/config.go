@@ -40,15 +40,12 @@ type Config struct {
 	GoodbyeTimeout time.Duration
 	// Logger receives session events. Nil means discard.
 	Logger *slog.Logger
-	// Stats, when set, is told of drops and closes (metrics hook).
+	// Stats, when set, counts messages, drops and closes (metrics hook)
+	// until the Joiner gives the session its own (SetStats).
 	Stats Stats
-}
-
-// Stats receives counts from sessions. Implementations must be cheap and
-// safe for concurrent use.
-type Stats interface {
-	EventDropped()
-	SlowConsumerClosed()
+	// DebugPayloads logs every message received, payload included, at
+	// debug level. Zero value: payloads are never logged.
+	DebugPayloads bool
 }
 
 func (c Config) withDefaults() Config {

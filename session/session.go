@@ -105,6 +105,11 @@ type Session struct {
 	closeCode   transport.CloseCode
 	closeReason string
 	goodbyeSent bool
+	// sent counts EVENTs queued and queue depths: plain increments under
+	// mu, which enqueue and the writer hold anyway, read by SendStats at
+	// scrape time. An atomic per event on a counter shared by sessions
+	// would cost a fan-out publication a third more CPU (docs/monitoring.md).
+	sent SendStats
 
 	// writing is true while a writer goroutine runs (guarded by mu). The
 	// writer is started when the queue gets its first frame and exits
@@ -118,6 +123,14 @@ type Session struct {
 	spare   []entry
 	batch   [][]byte
 	dropped atomic.Uint64
+	// stats is Config.Stats until the Joiner sets the realm's (SetStats).
+	stats Stats
+	// cause is why the session ends, set once (setCause).
+	causeOnce sync.Once
+	cause     CloseReason
+
+	// joined is set by the reader once Join admitted the session.
+	joined bool
 
 	// hctx ends with the handshake (HandshakeContext); set by the reader
 	// before Join.
@@ -137,6 +150,7 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		maxWrite: conn.MaxWrite(),
 		cfg:      cfg,
 		log:      cfg.Logger.With("remote", addrString(conn.RemoteAddr()), "transport", conn.Transport(), "serializer", ser.String()),
+		stats:    cfg.Stats,
 	}
 	if s.codec == nil {
 		_ = conn.Close(transport.CloseProtocolError, "unsupported serializer")
@@ -152,11 +166,17 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		if peerGoodbye {
 			_ = s.Send(&wamp.Message{Type: wamp.GOODBYE, URI: wamp.ErrGoodbyeAndOut})
 		}
-		s.log.Info("session left", "dropped_events", s.dropped.Load())
+		s.setCause(CloseConnectionLost)
+		s.log.Info("session left", "authid", s.AuthID, "authrole", s.AuthRole, "reason", s.cause.String(), "dropped_events", s.dropped.Load())
 	}
 	s.flushAndClose(transport.CloseNormal, "")
 	s.writers.Wait()
 	s.closeNow(transport.CloseNormal, "")
+	if s.joined && s.stats != nil {
+		// Closed: nothing more can be queued, so SendStats is final.
+		s.setCause(CloseConnectionLost)
+		s.stats.SessionClosed(s, s.cause)
+	}
 }
 
 func addrString(a net.Addr) string {
@@ -188,6 +208,7 @@ func (s *Session) handshake(j Joiner) Handler {
 		s.abort(wamp.ErrProtocolViolation, "bad first message: "+err.Error())
 		return nil
 	}
+	s.countIn(&m, frame)
 	if m.Type != wamp.HELLO {
 		s.abort(wamp.ErrProtocolViolation, fmt.Sprintf("%v before HELLO", m.Type))
 		return nil
@@ -217,6 +238,7 @@ func (s *Session) handshake(j Joiner) Handler {
 		s.abort(we.URI, we.Msg)
 		return nil
 	}
+	s.joined = true
 	err = s.Send(&wamp.Message{Type: wamp.WELCOME, ID: s.ID, Details: welcome})
 	if errors.Is(err, ErrTooLarge) {
 		// A RawSocket peer may accept as little as 512 bytes, less than
@@ -288,13 +310,16 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 			s.abort(wamp.ErrProtocolViolation, err.Error())
 			return false
 		}
+		s.countIn(&m, frame)
 		switch {
 		case m.Type == wamp.GOODBYE:
 			s.mu.Lock()
 			replied := s.goodbyeSent
 			s.mu.Unlock()
+			s.setCause(ClosePeerGoodbye)
 			return !replied
 		case m.Type == wamp.ABORT:
+			s.setCause(ClosePeerAbort)
 			s.log.Info("peer aborted", "reason", m.URI)
 			return false
 		case !clientMessage[m.Type]:
@@ -312,6 +337,27 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 	}
 }
 
+// countIn counts a message read, and logs it with its payload when the
+// config asks for that.
+func (s *Session) countIn(m *wamp.Message, frame []byte) {
+	if s.stats != nil {
+		s.stats.MessageIn(m.Type, len(frame))
+	}
+	if s.cfg.DebugPayloads && s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.LogAttrs(context.Background(), slog.LevelDebug, "message received",
+			slog.String("type", m.Type.String()), slog.String("frame", printable(frame, s.ser)))
+	}
+}
+
+// printable shows a frame in a log: JSON as text, binary serializers in
+// hex.
+func printable(frame []byte, ser wamp.Serialization) string {
+	if ser == wamp.JSON {
+		return string(frame)
+	}
+	return fmt.Sprintf("%x", frame)
+}
+
 func (s *Session) logReadError(err error) {
 	s.mu.Lock()
 	closed := s.state != stateOpen
@@ -325,9 +371,18 @@ func (s *Session) logReadError(err error) {
 }
 
 // abort queues ABORT and closes once it is written. Peer misbehaviour is
-// logged at Info: it is the client's fault, not the router's.
+// the client's fault, not the router's: Info, except protocol violations,
+// which get a rate-limited Warn because a burst of them is worth an
+// operator's look.
 func (s *Session) abort(reason wamp.URI, msg string) {
-	s.log.Info("session aborted", "reason", reason, "error", msg)
+	s.setCause(CloseProtocolViolation)
+	if reason != wamp.ErrProtocolViolation {
+		s.log.Info("session aborted", "reason", reason, "error", msg)
+	} else if ok, suppressed := violationWarnings.allow(); ok {
+		// Warn: many at once may mean a broken client release, or an
+		// attack; rate limited so that they cannot flood the log.
+		s.log.Warn("protocol violation; session aborted", "error", msg, "suppressed", suppressed)
+	}
 	var d wamp.Dict
 	if msg != "" {
 		d = wamp.Dict{"message": msg}
@@ -346,6 +401,11 @@ func (s *Session) Goodbye(reason wamp.URI, msg string) {
 	}
 	s.goodbyeSent = true
 	s.mu.Unlock()
+	if reason == wamp.ErrSystemShutdown {
+		s.setCause(CloseSystemShutdown)
+	} else {
+		s.setCause(CloseRouterGoodbye)
+	}
 	var d wamp.Dict
 	if msg != "" {
 		d = wamp.Dict{"message": msg}
@@ -425,7 +485,7 @@ func (s *Session) Send(m *wamp.Message) error {
 		return fmt.Errorf("%v of %d bytes: %w", m.Type, len(b), ErrTooLarge)
 	}
 	*bp = b
-	return s.enqueue(entry{b: b, bp: bp}, false)
+	return s.enqueue(entry{b: b, bp: bp}, false, m.Type)
 }
 
 // SendEvent queues an encoded EVENT that may be shared with other sessions
@@ -435,17 +495,21 @@ func (s *Session) SendEvent(frame []byte) {
 		s.countDrop()
 		return
 	}
-	_ = s.enqueue(entry{b: frame}, true)
+	_ = s.enqueue(entry{b: frame}, true, wamp.EVENT)
 }
 
 func (s *Session) countDrop() {
-	s.dropped.Add(1)
-	if s.cfg.Stats != nil {
-		s.cfg.Stats.EventDropped()
+	if s.dropped.Add(1) == 1 {
+		if ok, suppressed := slowConsumerWarnings.allow(); ok {
+			s.log.Warn("slow consumer: dropping events", "suppressed", suppressed)
+		}
+	}
+	if s.stats != nil {
+		s.stats.EventDropped()
 	}
 }
 
-func (s *Session) enqueue(e entry, droppable bool) error {
+func (s *Session) enqueue(e entry, droppable bool, t wamp.Type) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -461,7 +525,16 @@ func (s *Session) enqueue(e entry, droppable bool) error {
 	s.q = append(s.q, e)
 	s.qBytes += len(e.b)
 	s.startWriterLocked()
+	if droppable {
+		s.sent.Events++
+		s.sent.EventBytes += uint64(len(e.b))
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Unlock()
+	if s.stats != nil {
+		s.stats.MessageOut(t, len(e.b))
+	}
 	return nil
 }
 
@@ -495,9 +568,12 @@ func (s *Session) overflowLocked(droppable bool) error {
 			s.countDrop()
 		}
 	}
-	s.log.Warn("closing slow consumer", "dropped_events", s.dropped.Load())
-	if s.cfg.Stats != nil {
-		s.cfg.Stats.SlowConsumerClosed()
+	s.setCause(CloseSlowConsumer)
+	if ok, suppressed := slowConsumerWarnings.allow(); ok {
+		s.log.Warn("closing slow consumer", "dropped_events", s.dropped.Load(), "suppressed", suppressed)
+	}
+	if s.stats != nil {
+		s.stats.SlowConsumerClosed()
 	}
 	s.closeNow(transport.ClosePolicy, "slow consumer")
 	return ErrSlowConsumer
@@ -577,6 +653,8 @@ func (s *Session) writeLoop() {
 			return
 		}
 		idleChecks = 0
+		s.sent.Depth[depthBucket(len(s.q))]++
+		s.sent.DepthSum += uint64(len(s.q))
 		ents := s.q
 		s.q = s.spare[:0]
 		s.qBytes = 0

@@ -2,6 +2,7 @@
 //
 //	switchboard [run] [-c config.yaml]   run the node
 //	switchboard check [-c FILE | FILE]   validate a config file
+//	switchboard status [-c FILE] [-url URL] [-json]   show a running node's status
 //	switchboard version                  print the version
 //	switchboard secret KIND              hash or make a credential for config.yaml
 //	switchboard help                     print the usage
@@ -57,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return versionCmd(args, stdout, stderr)
 	case "secret":
 		return secretCmd(args, stdout, stderr)
+	case "status":
+		return statusCmd(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -71,6 +74,9 @@ Usage:
 
 	switchboard [run] [-c FILE]     run the node (the default command)
 	switchboard check [-c FILE]     check a config file and exit
+	switchboard status [-c FILE] [-url URL] [-json]
+	                                show a running node's realms, sessions,
+	                                subscriptions and registrations (GET /status)
 	switchboard version             print the version and exit
 	switchboard secret KIND         hash a ticket, derive a wampcra key or
 	                                make a cryptosign key pair (see
@@ -84,8 +90,11 @@ Flags:
 	                    127.0.0.1:8081, realm "realm1") when the default
 	                    file does not exist
 
-The node stops on SIGINT or SIGTERM, closing sessions for up to 10s; a
-second signal stops it at once.
+The node stops on SIGINT or SIGTERM: it stops accepting, says GOODBYE
+(wamp.close.system_shutdown) to every session and waits up to 10s for
+them to close; a second signal stops it at once. SIGHUP reloads the
+realms' authentication, roles and authorizers from the config file
+without dropping sessions (see docs/monitoring.md).
 `
 
 // newFlags returns a subcommand's FlagSet. Errors and help are printed by
@@ -174,27 +183,36 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := newLogger(cfg.Log, stderr)
+	level := new(slog.LevelVar)
+	level.Set(cfg.Log.Level)
+	logger := newLevelLogger(cfg.Log, level, stderr)
 	if defaulted {
 		logger.Info("no config file; running the default node", "file", *file)
 	} else {
 		logger.Info("loaded config", "file", cfg.File)
 	}
-	return serve(cfg, logger)
+	return serve(cfg, logger, *file, level)
 }
 
 // newLogger builds the node's logger on w, which is stderr outside tests:
 // stdout belongs to the commands that print results.
 func newLogger(l config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: l.Level}
+	return newLevelLogger(l, l.Level, w)
+}
+
+// newLevelLogger is newLogger with the level given apart, a *slog.LevelVar
+// for a node, whose level a reload may change.
+func newLevelLogger(l config.Log, level slog.Leveler, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if l.Format == config.FormatJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the node until a signal and returns the exit status.
-func serve(cfg *config.Config, logger *slog.Logger) int {
+// serve runs the node until SIGINT or SIGTERM and returns the exit
+// status; SIGHUP reloads file in between.
+func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.LevelVar) int {
 	r, err := router.New(cfg, router.Options{Logger: logger})
 	if err != nil {
 		logger.Error("cannot create router", "err", err)
@@ -205,12 +223,23 @@ func serve(cfg *config.Config, logger *slog.Logger) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 	if err := r.Start(); err != nil {
 		logger.Error("cannot start router", "err", err)
 		return 1
 	}
+	logger.Info("ready", "pid", os.Getpid())
 
-	sig := <-sigs
+	var sig os.Signal
+	for sig == nil {
+		select {
+		case <-hups:
+			reload(r, file, level, logger)
+		case sig = <-sigs:
+		}
+	}
 	logger.Info("shutting down", "signal", sig.String(), "timeout", shutdownTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -218,7 +247,11 @@ func serve(cfg *config.Config, logger *slog.Logger) int {
 	go func() { done <- r.Shutdown(ctx) }()
 	select {
 	case err := <-done:
-		if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Peers that did not answer GOODBYE in time were closed:
+			// theirs is the fault, and the node stopped as asked.
+			logger.Warn("drain timed out; remaining connections closed", "timeout", shutdownTimeout)
+		} else if err != nil {
 			logger.Error("shutdown incomplete", "err", err)
 			return 1
 		}
@@ -230,4 +263,20 @@ func serve(cfg *config.Config, logger *slog.Logger) int {
 		logger.Warn("second signal; exiting at once", "signal", sig.String())
 		return 1
 	}
+}
+
+// reload applies file to the running router; a file that does not load
+// is logged with its file:line errors and the running config stays.
+func reload(r *router.Router, file string, level *slog.LevelVar, logger *slog.Logger) {
+	logger.Info("reloading config", "file", file)
+	cfg, err := config.Load(file)
+	if err != nil {
+		logger.Error("reload refused; the running config stays", "error", err)
+		return
+	}
+	if err := r.Reload(cfg); err != nil {
+		logger.Error("reload refused; the running config stays", "error", err)
+		return
+	}
+	level.Set(cfg.Log.Level)
 }
