@@ -112,7 +112,7 @@ type Bridge struct {
 	wg   sync.WaitGroup
 	once sync.Once
 
-	published, calls, hooks, rejected atomic.Uint64
+	published, calls, hooks, rejected, failed atomic.Uint64
 }
 
 // signer is a key and the session that acts for it.
@@ -242,15 +242,18 @@ func (b *Bridge) Close() {
 type Stats struct {
 	// Published and Calls count requests answered with success;
 	// Webhooks the webhook posts published; Rejected the requests refused
-	// (4xx) before anything was published or called.
-	Published, Calls, Webhooks, Rejected uint64
+	// (4xx) before anything was published or called; Failed the others
+	// that did not succeed: refused by the router or a callee, not
+	// answered in time, the bridge not in its realm (503), or the client
+	// gone. Every request counts in exactly one of them.
+	Published, Calls, Webhooks, Rejected, Failed uint64
 	// Subscribers are the HTTP subscribers' counters, in config order.
 	Subscribers []SubscriberStats
 }
 
 // Stats returns the bridge's counters.
 func (b *Bridge) Stats() Stats {
-	st := Stats{Published: b.published.Load(), Calls: b.calls.Load(), Webhooks: b.hooks.Load(), Rejected: b.rejected.Load()}
+	st := Stats{Published: b.published.Load(), Calls: b.calls.Load(), Webhooks: b.hooks.Load(), Rejected: b.rejected.Load(), Failed: b.failed.Load()}
 	for _, s := range b.subs {
 		st.Subscribers = append(st.Subscribers, s.stats())
 	}
@@ -566,6 +569,8 @@ func unavailable(err error) *problem {
 func (b *Bridge) fail(w http.ResponseWriter, p *problem) {
 	if p.status < 500 {
 		b.rejected.Add(1)
+	} else {
+		b.failed.Add(1)
 	}
 	b.log.Info("bridge request refused", "status", p.status, "error", string(p.uri), "message", p.msg)
 	writeError(w, p.status, p.uri, p.msg, nil, nil)
@@ -574,6 +579,9 @@ func (b *Bridge) fail(w http.ResponseWriter, p *problem) {
 // wampFail writes the answer to a request the router or a callee refused,
 // or that could not be delivered.
 func (b *Bridge) wampFail(w http.ResponseWriter, a *wamp.Message, err error) {
+	if !errors.Is(err, ErrBadMessage) { // that one is rejected, by fail
+		b.failed.Add(1)
+	}
 	var we *wamp.Error
 	switch {
 	case errors.As(err, &we):

@@ -67,6 +67,9 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	for _, d := range bridgeDescs {
+		ch <- d
+	}
 }
 
 // realmSums are the per-realm sums over a realm's groups.
@@ -77,6 +80,8 @@ type realmSums struct {
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
+	// Before m.mu: the bridges are read under the router's lock.
+	m.collectBridges(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {

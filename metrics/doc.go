@@ -11,8 +11,9 @@
 // by config: realms × transports × serializers), never to traffic.
 //
 // Label values come only from config (realm names, transport types,
-// serializers, auth methods) or from fixed sets (WAMP message types, close
-// reasons, call outcomes): never from client input such as topics,
+// serializers, auth methods, the HTTP bridge's listener address and its
+// subscribers' configured topics) or from fixed sets (WAMP message types,
+// close reasons, call outcomes): never from client input such as topics,
 // procedures, authids or session ids.
 //
 // # Concurrency

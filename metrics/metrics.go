@@ -22,6 +22,8 @@ type Metrics struct {
 	// handshake counts the messages of sessions that have not joined (yet):
 	// HELLO, CHALLENGE, AUTHENTICATE, ABORT.
 	handshake *Group
+	// bridges reads the HTTP bridges' counters (SetBridges); nil: none.
+	bridges atomic.Pointer[func() []Bridge]
 }
 
 type groupKey struct{ realm, transport, serializer string }

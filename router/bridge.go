@@ -8,6 +8,7 @@ import (
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/bridge"
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/metrics"
 	"github.com/switchboard/switchboard/session"
 	"github.com/switchboard/switchboard/wamp"
 )
@@ -68,7 +69,43 @@ func (r *Router) mountBridgeLocked(mux *http.ServeMux, tc config.Transport) erro
 	}
 	b.Mount(mux)
 	r.bridges = append(r.bridges, b)
+	bl := bridgeLabels{b: b, listener: len(r.listeners), listen: tc.Listen}
+	for _, s := range bc.Subscribers {
+		bl.topics = append(bl.topics, string(s.Topic))
+	}
+	r.ops.bridges = append(r.ops.bridges, bl)
 	return nil
+}
+
+// bridgeLabels is a bridge and the labels of its metrics, from the config.
+type bridgeLabels struct {
+	b *bridge.Bridge
+	// listener is the index in r.listeners that the bridge's listener
+	// gets once open: startLocked adds it after mounting the bridge. Its
+	// address, not the configured one, is the label, since port 0 gives
+	// several listeners one configured address.
+	listener int
+	listen   string // the configured address, until the listener is open
+	topics   []string
+}
+
+// bridgeMetrics reads the bridges' counters for the metrics collector.
+func (r *Router) bridgeMetrics() []metrics.Bridge {
+	r.mu.Lock()
+	out := make([]metrics.Bridge, len(r.ops.bridges))
+	bs := make([]*bridge.Bridge, len(r.ops.bridges))
+	for i, bl := range r.ops.bridges {
+		out[i] = metrics.Bridge{Listener: bl.listen, Topics: bl.topics}
+		if bl.listener < len(r.listeners) {
+			out[i].Listener = r.listeners[bl.listener].Addr
+		}
+		bs[i] = bl.b
+	}
+	r.mu.Unlock()
+	for i, b := range bs {
+		out[i].Stats = b.Stats()
+	}
+	return out
 }
 
 // joinBridge serves the session of a bridge peer.

@@ -42,6 +42,10 @@ type ops struct {
 
 	readyMu sync.Mutex
 	ready   []readyCheck
+
+	// bridges are the HTTP bridges with their metric labels; guarded by
+	// the router's mu.
+	bridges []bridgeLabels
 }
 
 type readyCheck struct {
@@ -59,6 +63,7 @@ func (r *Router) initOps(lim *auth.Limiter) {
 	m := metrics.New()
 	r.ops.metrics = m
 	r.sessCfg.Stats = m.Handshake()
+	m.SetBridges(r.bridgeMetrics)
 	reg, err := m.Registry()
 	if err != nil {
 		// Only a programming error (two collectors with one metric name)
