@@ -132,7 +132,7 @@ func before(a, b *token.Position) bool {
 
 // Key sets of each mapping, for "did you mean" hints.
 var (
-	topKeys       = []string{"log", "transports", "realms", "limits"}
+	topKeys       = []string{"log", "transports", "realms", "limits", "cluster"}
 	logKeys       = []string{"level", "format"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
 		"allowed_origins", "max_connections_per_address", "auth_methods"}
@@ -565,6 +565,8 @@ func (d *decoder) config(n ast.Node) *Config {
 			c.Realms = d.realms(e)
 		case "limits":
 			d.limits(e, &c.Limits)
+		case "cluster":
+			c.Cluster = d.cluster(e)
 		default:
 			d.unknown(e, "", topKeys)
 		}
