@@ -42,6 +42,9 @@ type Config struct {
 	Authorizer auth.Authorizer
 	// Logger. Nil means discard.
 	Logger *slog.Logger
+	// Link, when set, joins the realm to the same realm on the other
+	// nodes of a cluster (realm/cluster.go). Nil: a node alone.
+	Link Link
 }
 
 // Realm is one routing domain.
@@ -57,8 +60,11 @@ type Realm struct {
 	// disclosure, which a permission's disclose option does not override.
 	neverDiscloseCaller, neverDisclosePublisher bool
 
+	link Link // nil: a node alone
+
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*member
+	remote   map[wamp.ID]*RemoteSession // sessions of other nodes (cluster)
 	closed   bool
 }
 
@@ -83,6 +89,8 @@ func New(cfg Config) (*Realm, error) {
 		strict:   cfg.StrictURIs,
 		log:      log,
 		sessions: make(map[wamp.ID]*member),
+		remote:   make(map[wamp.ID]*RemoteSession),
+		link:     cfg.Link,
 		auth:     cfg.Auth,
 		authz:    cfg.Authorizer,
 
@@ -106,6 +114,9 @@ func New(cfg Config) (*Realm, error) {
 		History:          cfg.History,
 		Hooks:            subscriptionHooks{r},
 	}
+	if cfg.Link != nil {
+		bcfg.Remote, bcfg.IDFor = cfg.Link, clusterIDs(cfg.Name)
+	}
 	if err := bcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("realm %s: %w", cfg.Name, err)
 	}
@@ -116,6 +127,9 @@ func New(cfg Config) (*Realm, error) {
 		IsTooLarge: func(err error) bool { return errors.Is(err, session.ErrTooLarge) },
 		Hooks:      registrationHooks{r},
 		Logger:     log,
+	}
+	if cfg.Link != nil {
+		dcfg.IDFor = clusterIDs(cfg.Name)
 	}
 	switch cfg.DiscloseCaller {
 	case "", "client":
@@ -189,6 +203,9 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 // first.
 func (r *Realm) Joined(s *session.Session) {
 	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(sessionDetails(s)), wamp.Payload{}, nil)
+	if r.link != nil {
+		r.link.Joined(s)
+	}
 }
 
 // Handle dispatches one message of an attached session.
@@ -208,14 +225,24 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	case wamp.CALL:
 		return r.dealer.Call(s, m)
 	case wamp.REGISTER:
+		if r.link != nil {
+			r.link.Register(s, m)
+			return nil
+		}
 		r.dealer.Register(s, m)
 	case wamp.UNREGISTER:
 		r.dealer.Unregister(s, m)
 	case wamp.YIELD:
+		if r.link != nil && r.link.Answer(s, m) {
+			return nil
+		}
 		return r.dealer.Yield(s, m)
 	case wamp.ERROR:
 		if m.ErrType != wamp.INVOCATION {
 			return wamp.NewError(wamp.ErrProtocolViolation, fmt.Sprintf("ERROR for %v from a client", m.ErrType))
+		}
+		if r.link != nil && r.link.Answer(s, m) {
+			return nil
 		}
 		return r.dealer.Error(s, m)
 	case wamp.CANCEL:
@@ -240,6 +267,9 @@ func (r *Realm) Leave(s *session.Session) {
 	m := r.sessions[s.ID]
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
+	if r.link != nil && m != nil {
+		r.link.Left(s.ID)
+	}
 	if m == nil || m.quiet {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/broker"
+	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
@@ -48,6 +49,7 @@ type Router struct {
 	sessCfg session.Config
 
 	subIDs, regIDs wamp.IDGen
+	node           *cluster.Node // nil: a node alone (router/cluster.go)
 
 	mu        sync.Mutex
 	ids       map[wamp.ID]struct{} // session ids in use, router-wide
@@ -78,6 +80,9 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 		realms: make(map[wamp.URI]*realm.Realm, len(cfg.Realms)),
 		ids:    make(map[wamp.ID]struct{}),
 		conns:  make(map[transport.Conn]bool),
+	}
+	if cfg.Cluster != nil {
+		r.node = cluster.New(*cfg.Cluster, log)
 	}
 	q := cfg.Limits.Queue
 	r.sessCfg = session.Config{
@@ -119,11 +124,13 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 			Auth:              authn,
 			Authorizer:        authz,
 			Logger:            log,
+			Link:              r.realmLink(rc.Name),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("router: %w", err)
 		}
 		r.realms[rc.Name] = rl
+		r.attachLink(rc.Name, rl)
 
 	}
 	return r, nil
@@ -138,9 +145,13 @@ func (r *Router) Start() error {
 		return errors.New("router: already started")
 	}
 	r.started = true
+	if err := r.startCluster(); err != nil {
+		return err
+	}
 	for _, tc := range r.cfg.Transports {
 		if err := r.startLocked(tc); err != nil {
 			r.closeListenersLocked()
+			r.stopCluster()
 			return err
 		}
 	}
@@ -380,6 +391,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		r.stopCluster()
 		return nil
 	case <-ctx.Done():
 		r.mu.Lock()
@@ -392,6 +404,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 			_ = c.Close(transport.CloseGoingAway, "shutdown deadline")
 		}
 		<-done
+		r.stopCluster()
 		return fmt.Errorf("router: shutdown: %w", ctx.Err())
 	}
 }

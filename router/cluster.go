@@ -1,0 +1,40 @@
+package router
+
+import (
+	"github.com/switchboard/switchboard/cluster"
+	"github.com/switchboard/switchboard/realm"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// realmLink returns the cluster link of a realm, or nil (an untyped nil:
+// the realm tests the interface) for a node alone.
+func (r *Router) realmLink(name wamp.URI) realm.Link {
+	if r.node == nil {
+		return nil
+	}
+	return r.node.Link(name)
+}
+
+func (r *Router) attachLink(name wamp.URI, rl *realm.Realm) {
+	if r.node != nil {
+		r.node.Link(name).Attach(rl)
+	}
+}
+
+func (r *Router) startCluster() error {
+	if r.node == nil {
+		return nil
+	}
+	return r.node.Start()
+}
+
+// stopCluster leaves the cluster, after the local sessions have left so
+// that the other nodes hear of it.
+func (r *Router) stopCluster() {
+	if r.node != nil {
+		r.node.Close()
+	}
+}
+
+// Cluster returns the router's cluster node, nil for a node alone.
+func (r *Router) Cluster() *cluster.Node { return r.node }
