@@ -286,9 +286,9 @@ func (n *Node) Close() {
 		return
 	default:
 	}
-	if n.nc != nil {
+	if n.nc != nil && n.nc.IsConnected() {
 		n.sendCtl(ctlMsg{T: "bye"})
-		_ = n.nc.Flush()
+		_ = n.nc.FlushTimeout(time.Second)
 	}
 	close(n.stop)
 	n.wg.Wait()
