@@ -41,6 +41,12 @@ type Node struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// settled is closed once this node has had the time to learn the
+	// others after its start: before that it does not decide
+	// registrations as a leader that only thinks itself alone.
+	settled    chan struct{}
+	settleOnce sync.Once
 }
 
 // peer is another node as seen from here.
@@ -68,6 +74,8 @@ func New(cfg config.Cluster, log *slog.Logger) *Node {
 		realms: make(map[wamp.URI]*Realm),
 		peers:  make(map[uint64]*peer),
 		stop:   make(chan struct{}),
+
+		settled: make(chan struct{}),
 	}
 	n.log = log.With("node", cfg.Node, "node_id", strconv.FormatUint(id, 16))
 	n.ann.n = n
@@ -210,6 +218,7 @@ func (n *Node) Start() error {
 		n.shutdownServer()
 		return fmt.Errorf("cluster: NATS: %w", err)
 	}
+	time.AfterFunc(n.cfg.FailureTimeout/2, n.settle)
 	n.wg.Add(2)
 	go n.ann.run()
 	go n.heartbeat()
@@ -385,6 +394,9 @@ func (n *Node) touch(id uint64, name string) (*peer, bool) {
 		p = &peer{name: name}
 		n.peers[id] = p
 		p.lastSeen = time.Now()
+		// Every node heartbeats as it starts: the others are heard from
+		// within a round trip of the first.
+		time.AfterFunc(100*time.Millisecond, n.settle)
 		return p, true
 	}
 	p.lastSeen = time.Now()
@@ -474,6 +486,16 @@ func hasRealm(rs []realmState, name wamp.URI) bool {
 		}
 	}
 	return false
+}
+
+func (n *Node) settle() { n.settleOnce.Do(func() { close(n.settled) }) }
+
+// waitSettled waits until the node may decide registrations.
+func (n *Node) waitSettled() {
+	select {
+	case <-n.settled:
+	case <-n.stop:
+	}
 }
 
 // leader is the node that decides registrations: the smallest id among

@@ -83,7 +83,9 @@ type ghost struct {
 	l      *Realm
 	node   uint64
 	id     wamp.ID
-	info   sessInfo
+	// info is replaced whole, never changed in place: the broker and
+	// dealer read it (Auth, HasFeature) under their own locks only.
+	info   atomic.Pointer[sessInfo]
 	joined bool
 	reqs   atomic.Uint64
 	subs   map[wamp.ID]struct{}
@@ -99,11 +101,14 @@ func (g *ghost) SessionID() wamp.ID                { return g.id }
 func (g *ghost) Node() uint64                      { return g.node }
 func (g *ghost) Serialization() wamp.Serialization { return 0 }
 func (g *ghost) SendEvent([]byte)                  {}
-func (g *ghost) Auth() (string, string)            { return g.info.AuthID, g.info.AuthRole }
+func (g *ghost) Auth() (string, string) {
+	i := g.info.Load()
+	return i.AuthID, i.AuthRole
+}
 func (g *ghost) NextRequestID() wamp.ID            { return wamp.ID(g.reqs.Add(1)) }
 
 func (g *ghost) HasFeature(role, feature string) bool {
-	return role == "callee" && slices.Contains(g.info.Features, feature)
+	return role == "callee" && slices.Contains(g.info.Load().Features, feature)
 }
 
 // Send forwards INVOCATION and INTERRUPT to the callee's node; the
@@ -267,6 +272,7 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 		d.Register(s, m) // answers the error
 		return
 	}
+	l.n.waitSettled()
 	leader := l.n.leader()
 	if leader != l.n.id {
 		if err := l.n.claim(leader, claimReq{
@@ -334,7 +340,7 @@ func (l *Realm) claim(req *claimReq) error {
 	defer l.mirrorMu.Unlock()
 	g := l.ghostLocked(req.Node, wamp.ID(req.S))
 	if !g.joined {
-		g.info = req.Info
+		g.info.Store(&req.Info)
 	}
 	uri := wamp.URI(req.URI)
 	if err := l.r.Dealer().RegisterRemote(g, uri, req.Match, req.Invoke); err != nil {
@@ -445,6 +451,7 @@ func (l *Realm) ghostLocked(node uint64, sid wamp.ID) *ghost {
 	g := gs[sid]
 	if g == nil {
 		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]struct{}), regs: make(map[wamp.ID]struct{})}
+		g.info.Store(new(sessInfo))
 		gs[sid] = g
 	}
 	return g
@@ -462,14 +469,16 @@ func (l *Realm) removeLocked(g *ghost) {
 
 func (l *Realm) joinLocked(g *ghost, info *sessInfo) {
 	if info != nil {
-		g.info = *info
+		c := *info
+		g.info.Store(&c)
 	}
 	if g.joined {
 		return
 	}
 	g.joined = true
+	i := g.info.Load()
 	l.r.AddRemote(realm.RemoteSession{
-		ID: g.id, Node: g.node, AuthID: g.info.AuthID, AuthRole: g.info.AuthRole, Details: g.info.details(g.id),
+		ID: g.id, Node: g.node, AuthID: i.AuthID, AuthRole: i.AuthRole, Details: i.details(g.id),
 	})
 }
 

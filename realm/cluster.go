@@ -128,3 +128,11 @@ func (r *Realm) remoteDetails(id wamp.ID) (map[string]any, bool) {
 func clusterIDs(name wamp.URI) func(wamp.URI, string) wamp.ID {
 	return func(uri wamp.URI, match string) wamp.ID { return ClusterID(name, uri, match) }
 }
+
+// HasRemote reports whether id is a session of another node.
+func (r *Realm) HasRemote(id wamp.ID) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.remote[id]
+	return ok
+}

@@ -38,3 +38,18 @@ func (r *Router) stopCluster() {
 
 // Cluster returns the router's cluster node, nil for a node alone.
 func (r *Router) Cluster() *cluster.Node { return r.node }
+
+// clusterHas reports whether a session of another node has id, so that
+// session ids stay unique cluster-wide (a draw of 53 random bits makes a
+// clash unlikely; this makes it impossible among the sessions known).
+func (r *Router) clusterHas(id wamp.ID) bool {
+	if r.node == nil {
+		return false
+	}
+	for _, rl := range r.realms {
+		if rl.HasRemote(id) {
+			return true
+		}
+	}
+	return false
+}

@@ -321,7 +321,7 @@ func (r *Router) join(s *session.Session, name wamp.URI, details wamp.Dict, allo
 		return nil, nil, realm.ErrClosed
 	}
 	id := wamp.GlobalID()
-	for _, used := r.ids[id]; used; _, used = r.ids[id] {
+	for _, used := r.ids[id]; used || r.clusterHas(id); _, used = r.ids[id] {
 		id = wamp.GlobalID()
 	}
 	r.ids[id] = struct{}{}
