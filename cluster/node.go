@@ -224,7 +224,11 @@ func (n *Node) Start() error {
 	go n.heartbeat()
 	n.ann.requestSnapshot()
 	n.sendCtl(ctlMsg{T: "sync"})
-	n.log.Info("cluster node started", "nats", nc.ConnectedUrlRedacted())
+	url = nc.ConnectedUrlRedacted()
+	if n.srv != nil {
+		url = n.srv.ClientURL() + " (embedded, routes on " + n.ClusterAddr() + ")"
+	}
+	n.log.Info("cluster node started", "nats", url)
 	return nil
 }
 

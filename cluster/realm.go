@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -273,12 +274,12 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 		return
 	}
 	l.n.waitSettled()
-	leader := l.n.leader()
+	leader, err := l.n.claimLoop(claimReq{
+		Realm: string(l.name), Node: l.n.id, S: uint64(s.ID), Info: infoOf(s),
+		URI: string(m.URI), Match: match, Invoke: invoke,
+	})
 	if leader != l.n.id {
-		if err := l.n.claim(leader, claimReq{
-			Realm: string(l.name), Node: l.n.id, S: uint64(s.ID), Info: infoOf(s),
-			URI: string(m.URI), Match: match, Invoke: invoke,
-		}); err != nil {
+		if err != nil {
 			we, ok := err.(*wamp.Error)
 			if !ok {
 				we = wamp.NewError(ErrUnavailable, err.Error())
@@ -294,6 +295,31 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 	} else if leader != l.n.id {
 		// Admitted by the leader but refused here: take it back.
 		l.n.ann.add(op{K: "unreg", Realm: string(l.name), S: uint64(s.ID), ID: uint64(realm.ClusterID(l.name, m.URI, match))})
+	}
+}
+
+// claimLoop asks the leader to admit a registration and returns who
+// decided. A leader that does not answer is probably dead: the claim is
+// asked again of whoever is leader once the failure detector has had its
+// time, for at most twice the failure timeout. When this node is the
+// leader it returns at once: its own dealer decides.
+func (n *Node) claimLoop(req claimReq) (uint64, error) {
+	deadline := time.Now().Add(2 * n.cfg.FailureTimeout)
+	for {
+		leader := n.leader()
+		if leader == n.id {
+			return leader, nil
+		}
+		err := n.claim(leader, req)
+		var we *wamp.Error
+		if err == nil || !errors.As(err, &we) || we.URI != ErrUnavailable || time.Now().After(deadline) {
+			return leader, err
+		}
+		select {
+		case <-time.After(n.cfg.FailureTimeout / 4):
+		case <-n.stop:
+			return leader, err
+		}
 	}
 }
 
