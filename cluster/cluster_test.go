@@ -203,6 +203,21 @@ func TestEventsCrossNodesExactlyOnceInOrder(t *testing.T) {
 	}
 	// No duplicate arrives late.
 	time.Sleep(100 * time.Millisecond)
+	// Node 2 has no interest in the marker topic: nothing reaches it.
+	before2 := rs[2].Cluster().DataReceived()
+	only := connect(t, rs[1])
+	got := make(chan *nwamp.Event, 1)
+	must(t, only.Subscribe("com.only.node1", func(ev *nwamp.Event) { got <- ev }, nil))
+	waitSubscribers(t, rs, "com.only.node1", "exact", 1)
+	must(t, pub.Publish("com.only.node1", nil, nwamp.List{"x"}, nil))
+	select {
+	case <-got:
+	case <-time.After(bound):
+		t.Fatal("no event on node 1")
+	}
+	if d := rs[2].Cluster().DataReceived() - before2; d != 0 {
+		t.Errorf("node 2, without interest, received %d data messages", d)
+	}
 	for _, s := range subs {
 		if got := len(s.rec.snapshot()); got != n {
 			t.Fatalf("node %d %s subscriber got %d events after the end, want %d", s.node, s.match, got, n)
@@ -228,7 +243,7 @@ func TestEventFiltersAcrossNodes(t *testing.T) {
 	}
 	waitSubscribers(t, rs, topic, "exact", 3)
 	pub := clients[0] // on node 0; clients[1] is on node 1, clients[2] on node 0
-	id1, id2 := clients[1].ID(), clients[2].ID()
+	id1 := clients[1].ID()
 	// eligible: only the session on node 1.
 	if err := pub.Publish(topic, nwamp.Dict{"eligible": nwamp.List{id1}, "disclose_me": true}, nwamp.List{"eligible"}, nil); err != nil {
 		t.Fatal(err)
@@ -262,7 +277,6 @@ func TestEventFiltersAcrossNodes(t *testing.T) {
 			t.Errorf("subscriber %d got %v, want %v", i, got, want[i])
 		}
 	}
-	_ = id2
 }
 
 func TestRetainedAcrossNodes(t *testing.T) {
@@ -316,6 +330,9 @@ func TestCallsCrossNodes(t *testing.T) {
 		interrupted <- struct{}{}
 		return client.InvokeResult{Err: nwamp.ErrCanceled}
 	}, nil))
+	must(t, callee.Register("com.pfx.", func(_ context.Context, inv *nwamp.Invocation) client.InvokeResult {
+		return client.InvokeResult{Args: nwamp.List{inv.Details["procedure"]}}
+	}, nwamp.Dict{"match": "prefix"}))
 	must(t, callee.Register("com.fail", func(context.Context, *nwamp.Invocation) client.InvokeResult {
 		return client.InvokeResult{Err: "com.error.nope", Args: nwamp.List{"why"}}
 	}, nil))
@@ -330,6 +347,12 @@ func TestCallsCrossNodes(t *testing.T) {
 	}
 	if v, _ := nwamp.AsInt64(res.Arguments[0]); v != 5 {
 		t.Fatalf("com.add = %v", res.Arguments)
+	}
+
+	waitCallees(t, rs, "com.pfx.", "prefix", 1)
+	res, err = caller.Call(ctx, "com.pfx.a.b", nil, nil, nil, nil)
+	if err != nil || res.Arguments[0] != "com.pfx.a.b" {
+		t.Fatalf("prefix registration across nodes: %v %v", res, err)
 	}
 
 	var progress []int64

@@ -126,11 +126,6 @@ func externalNode(t testing.TB, name, url string, ft time.Duration, auth func(*c
 	return routertest.Run(t, cfg)
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	return server.RANDOM_PORT
-}
-
 // runNATS starts an in-process NATS server on port (random when -1).
 func runNATS(t testing.TB, port int) *server.Server {
 	t.Helper()
@@ -149,7 +144,7 @@ func runNATS(t testing.TB, port int) *server.Server {
 // again: the nodes reconnect and resynchronise sessions, subscriptions
 // and registrations without help.
 func TestNATSRestartHeals(t *testing.T) {
-	ns := runNATS(t, freePort(t))
+	ns := runNATS(t, server.RANDOM_PORT)
 	port := ns.Addr().(interface{ String() string }).String()
 	url := "nats://" + port
 	rs := []*router.Router{

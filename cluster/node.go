@@ -36,6 +36,8 @@ type Node struct {
 
 	ann announcer
 
+	dataIn atomic.Uint64 // data messages received
+
 	mu    sync.Mutex
 	peers map[uint64]*peer
 
@@ -133,6 +135,10 @@ func (n *Node) subject(parts ...string) string {
 func (n *Node) dataSubject(node uint64) string {
 	return n.prefix + ".n." + strconv.FormatUint(node, 16)
 }
+
+// DataReceived returns the number of data messages (publications,
+// invocations and answers) this node has received from the others.
+func (n *Node) DataReceived() uint64 { return n.dataIn.Load() }
 
 // Start starts the embedded NATS server (embedded mode), connects, and
 // starts heartbeats.
@@ -263,6 +269,9 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 		Port:       port,
 		NoLog:      true,
 		NoSigs:     true,
+		// Room for the largest WAMP message a node takes by default
+		// (16 MiB) and the header around it.
+		MaxPayload: 16<<20 + 64<<10,
 		Cluster: server.ClusterOpts{
 			Name: n.cfg.Name,
 			Host: chost,

@@ -644,6 +644,7 @@ func (l *Realm) snapshot() realmState {
 // onData runs on the one goroutine of this node's data subscription, so
 // that each sender's messages are handled in its order.
 func (n *Node) onData(msg *nats.Msg) {
+	n.dataIn.Add(1)
 	var h dataHeader
 	m := wamp.Acquire()
 	defer wamp.Release(m)
