@@ -170,6 +170,11 @@ func TestNATSRestartHeals(t *testing.T) {
 		return rs[0].Cluster().Peers() == 0 && rs[1].Cluster().Peers() == 0
 	})
 	waitCallees(t, rs[:1], "com.echo", "exact", 0)
+	// A subscription made during the gap: its announcement is lost, the
+	// resynchronisation must bring it.
+	during := connect(t, rs[1])
+	duringEvents := make(chan *nwamp.Event, 10)
+	must(t, during.Subscribe("com.during", func(ev *nwamp.Event) { duringEvents <- ev }, nil))
 
 	_, portStr, _ := strings.Cut(port, ":")
 	var p int
@@ -179,8 +184,15 @@ func TestNATSRestartHeals(t *testing.T) {
 	waitMesh(t, rs)
 	waitCallees(t, rs, "com.echo", "exact", 1)
 	waitSubscribers(t, rs, "com.heal", "exact", 1)
+	waitSubscribers(t, rs, "com.during", "exact", 1)
 
 	caller := connect(t, rs[0])
+	must(t, caller.Publish("com.during", nil, nwamp.List{"seen"}, nil))
+	select {
+	case <-duringEvents:
+	case <-time.After(bound):
+		t.Fatal("no event for the subscription made during the gap")
+	}
 	res, err := caller.Call(context.Background(), "com.echo", nil, nwamp.List{"again"}, nil, nil)
 	if err != nil || res.Arguments[0] != "again" {
 		t.Fatalf("call after the heal: %v %v", res, err)
@@ -270,4 +282,39 @@ func dialOK(addr string) bool {
 	}
 	_ = c.Close()
 	return true
+}
+
+// TestShortGapResync restarts NATS faster than the failure timeout: no
+// node is taken for dead, and what changed during the gap (a subscription
+// whose announcement was lost) arrives with the snapshots the nodes
+// exchange when they reconnect.
+func TestShortGapResync(t *testing.T) {
+	ns := runNATS(t, server.RANDOM_PORT)
+	addr := ns.Addr().String()
+	rs := []*router.Router{
+		externalNode(t, "a", "nats://"+addr, 10*time.Second, nil),
+		externalNode(t, "b", "nats://"+addr, 10*time.Second, nil),
+	}
+	waitMesh(t, rs)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	during := connect(t, rs[1])
+	events := make(chan *nwamp.Event, 10)
+	must(t, during.Subscribe("com.gap", func(ev *nwamp.Event) { events <- ev }, nil))
+	_, portStr, _ := strings.Cut(addr, ":")
+	var p int
+	fmt.Sscan(portStr, &p)
+	ns2 := runNATS(t, p)
+	defer func() { ns2.Shutdown(); ns2.WaitForShutdown() }()
+	waitSubscribers(t, rs, "com.gap", "exact", 1)
+	if rs[0].Cluster().Peers() != 1 {
+		t.Fatalf("node a knows %d peers, want 1", rs[0].Cluster().Peers())
+	}
+	pub := connect(t, rs[0])
+	must(t, pub.Publish("com.gap", nil, nwamp.List{1}, nil))
+	select {
+	case <-events:
+	case <-time.After(bound):
+		t.Fatal("no event after a short gap")
+	}
 }
