@@ -81,9 +81,9 @@ func (l *Realm) Attach(r *realm.Realm) { l.r = r }
 // local broker and dealer. It never gets an EVENT (broker.RemotePeer);
 // INVOCATION and INTERRUPT go to its node.
 type ghost struct {
-	l      *Realm
-	node   uint64
-	id     wamp.ID
+	l    *Realm
+	node uint64
+	id   wamp.ID
 	// info is replaced whole, never changed in place: the broker and
 	// dealer read it (Auth, HasFeature) under their own locks only.
 	info   atomic.Pointer[sessInfo]
@@ -106,7 +106,7 @@ func (g *ghost) Auth() (string, string) {
 	i := g.info.Load()
 	return i.AuthID, i.AuthRole
 }
-func (g *ghost) NextRequestID() wamp.ID            { return wamp.ID(g.reqs.Add(1)) }
+func (g *ghost) NextRequestID() wamp.ID { return wamp.ID(g.reqs.Add(1)) }
 
 func (g *ghost) HasFeature(role, feature string) bool {
 	return role == "callee" && slices.Contains(g.info.Load().Features, feature)
