@@ -312,7 +312,9 @@ func TestCallsCrossNodes(t *testing.T) {
 		}
 		return client.InvokeResult{Args: nwamp.List{"done"}}
 	}, nil))
+	slowStarted := make(chan struct{}, 2)
 	must(t, callee.Register("com.slow", func(ctx context.Context, _ *nwamp.Invocation) client.InvokeResult {
+		slowStarted <- struct{}{}
 		<-ctx.Done()
 		interrupted <- struct{}{}
 		return client.InvokeResult{Err: nwamp.ErrCanceled}
@@ -363,7 +365,11 @@ func TestCallsCrossNodes(t *testing.T) {
 		_, err := caller.Call(cctx, "com.slow", nil, nil, nil, nil)
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the CALL go out; cancel works either way
+	select {
+	case <-slowStarted:
+	case <-time.After(bound):
+		t.Fatal("the call did not reach the callee on the other node")
+	}
 	cancel()
 	select {
 	case <-interrupted:
