@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"slices"
+
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -90,7 +92,10 @@ func (b *Broker) forward(pc *pubCtx, pubID wamp.ID, retain bool) {
 		Options: pc.options, Publisher: pc.pi.id, ExcludeMe: pc.pi.excludeMe, Disclose: pc.pi.disclose,
 		AuthID: pc.pi.authid, AuthRole: pc.pi.authrole,
 	}
-	b.cfg.Remote.Forward(pc.nodes.list(), retain, &pub)
+	// A copy: the list in pc would make every publication's pc escape to
+	// the heap, cluster or not.
+	nodes := slices.Clone(pc.nodes.list())
+	b.cfg.Remote.Forward(nodes, retain, &pub)
 }
 
 // DeliverRemote delivers a publication from another node to this node's
