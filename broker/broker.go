@@ -167,6 +167,9 @@ func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 	// pc lives on the stack: it holds the filter and publisher by value
 	// so that nothing of it escapes with what the history keeps.
 	pc := pubCtx{f: o.filter, pi: publisher{id: pub.SessionID(), excludeMe: o.excludeMe, disclose: o.discloseMe}}
+	if b.cfg.Remote != nil {
+		pc.forward, pc.options = true, m.Details
+	}
 	switch b.cfg.Disclose {
 	case DiscloseAlways:
 		pc.pi.disclose = true
@@ -211,11 +214,23 @@ type pubCtx struct {
 	copied bool // args and kwargs below hold own copies of the payload
 	args   wamp.Payload
 	kwargs wamp.Payload
+
+	// Cluster only (broker/remote.go): forward is set for a client's
+	// PUBLISH when a Remote is configured; nodes collects the nodes of the
+	// remote subscribers the event passed the filters for; pubID, when
+	// set, is the publication id given by the node it came from.
+	forward bool
+	options wamp.Dict
+	nodes   nodeSet
+	pubID   wamp.ID
 }
 
 // publish delivers one publication whose filter and publisher pc holds.
 func (b *Broker) publish(pc *pubCtx, topic wamp.URI, args, kwargs wamp.Payload, retain bool) wamp.ID {
-	pubID := wamp.GlobalID()
+	pubID := pc.pubID
+	if pubID == 0 {
+		pubID = wamp.GlobalID()
+	}
 	ev := wamp.Acquire()
 	ev.Type, ev.Publication, ev.Args, ev.Kwargs = wamp.EVENT, pubID, args, kwargs
 	pc.ev, pc.topic = ev, topic
@@ -246,6 +261,9 @@ func (b *Broker) publish(pc *pubCtx, topic wamp.URI, args, kwargs wamp.Payload, 
 		})
 	}
 	b.mu.RUnlock()
+	if pc.forward && (pc.nodes.n > 0 || retain) {
+		b.forward(pc, pubID, retain)
+	}
 	wamp.Release(ev)
 	return pubID
 }
@@ -280,6 +298,12 @@ func (b *Broker) deliver(sub *subscription, pc *pubCtx) {
 			continue
 		}
 		ser := p.Serialization()
+		if ser == 0 {
+			// A subscriber on another node (RemotePeer): its node gets the
+			// publication once, whatever it subscribed to.
+			pc.nodes.add(p)
+			continue
+		}
 		f := frames[ser]
 		if f == nil {
 			var err error
@@ -354,7 +378,7 @@ func (b *Broker) Subscribe(p Peer, m *wamp.Message) {
 // newSubLocked creates and indexes a subscription. b.mu must be held, or
 // the broker not yet shared.
 func (b *Broker) newSubLocked(uri wamp.URI, match string) *subscription {
-	sub := &subscription{id: b.cfg.IDs.Next(), uri: uri, match: match, created: time.Now()}
+	sub := &subscription{id: b.newID(uri, match), uri: uri, match: match, created: time.Now()}
 	b.idx.add(sub)
 	b.byID[sub.id] = sub
 	return sub

@@ -39,6 +39,14 @@ type Config struct {
 	// Logger for encoding failures. Nil means discard.
 	Logger *slog.Logger
 
+	// Remote, when set, is the cluster link (broker/remote.go): PUBLISHes
+	// whose event some subscriber on another node takes are forwarded to
+	// it. Nil: a node alone, and no publication pays for the cluster.
+	Remote Remote
+	// IDFor, when set, numbers subscriptions by what they are, so that
+	// every node of a cluster gives (topic, match) the same id. Nil: IDs.
+	IDFor func(topic wamp.URI, match string) wamp.ID
+
 	// Disclose is the realm's publisher-disclosure policy: DiscloseClient
 	// (zero value: the publisher decides with disclose_me),
 	// DiscloseAlways or DiscloseNever.

@@ -88,6 +88,8 @@ type Config struct {
 	Realms     []Realm
 	Limits     Limits
 	Metrics    Metrics
+	// Cluster links the node to others over NATS; nil: a node alone.
+	Cluster *Cluster
 
 	// pos maps key paths ("transports[1].listen") to where their values
 	// stand in File, so that Validate can place its errors.
@@ -351,6 +353,9 @@ func (c *Config) SetDefaults() {
 	}
 	for i := range c.Realms {
 		c.Realms[i].setAuthDefaults()
+	}
+	if c.Cluster != nil {
+		c.Cluster.setDefaults()
 	}
 }
 

@@ -132,7 +132,7 @@ func before(a, b *token.Position) bool {
 
 // Key sets of each mapping, for "did you mean" hints.
 var (
-	topKeys       = []string{"log", "transports", "realms", "limits", "metrics"}
+	topKeys       = []string{"log", "transports", "realms", "limits", "metrics", "cluster"}
 	logKeys       = []string{"level", "format", "debug_payloads"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
 		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge"}
@@ -567,6 +567,8 @@ func (d *decoder) config(n ast.Node) *Config {
 			d.limits(e, &c.Limits)
 		case "metrics":
 			d.metrics(e, &c.Metrics)
+		case "cluster":
+			c.Cluster = d.cluster(e)
 		default:
 			d.unknown(e, "", topKeys)
 		}

@@ -72,6 +72,10 @@ type Config struct {
 	// Observer counts routed calls and their outcomes (metrics). Nil means
 	// none.
 	Observer Observer
+	// IDFor, when set, numbers registrations by what they are, so that
+	// every node of a cluster gives (procedure, match) the same id. Nil:
+	// IDs.
+	IDFor func(procedure wamp.URI, match string) wamp.ID
 	// Logger. Nil means discard.
 	Logger *slog.Logger
 }
@@ -243,16 +247,25 @@ func (d *Dealer) Register(p Peer, m *wamp.Message) {
 		replyError(p, wamp.REGISTER, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
 		return
 	}
+	if err := d.register(p, m.URI, match, invoke, m.Request, true); err != nil {
+		replyWAMPError(p, wamp.REGISTER, m.Request, err)
+	}
+}
+
+// register adds p as a callee of (uri, match) and, with reply, answers
+// REGISTERED for request req under the lock (an error is the caller's to
+// send).
+func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.ID, reply bool) error {
 	sid := p.SessionID()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	reg := d.lookupLocked(m.URI, match)
+	reg := d.lookupLocked(uri, match)
 	created := reg == nil
 	switch {
 	case created:
 		reg = &registration{
-			id:        d.cfg.IDs.Next(),
-			procedure: wamp.URI(string([]byte(m.URI))), // outlives the frame
+			id:        d.newID(uri, match),
+			procedure: wamp.URI(string([]byte(uri))), // outlives the frame
 			match:     match,
 			invoke:    invoke,
 			created:   time.Now(),
@@ -267,27 +280,27 @@ func (d *Dealer) Register(p Peer, m *wamp.Message) {
 		}
 		d.byID[reg.id] = reg
 	case reg.local != nil || reg.invoke == InvokeSingle:
-		replyError(p, wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists, "procedure "+string(m.URI)+" is already registered")
-		return
+		return wamp.NewError(wamp.ErrProcedureAlreadyExists, "procedure "+string(uri)+" is already registered")
 	case reg.invoke != invoke:
-		replyError(p, wamp.REGISTER, m.Request, ErrDifferentInvocationPolicy,
-			"procedure "+string(m.URI)+" is registered with invocation policy "+reg.invoke+", not "+invoke)
-		return
+		return wamp.NewError(ErrDifferentInvocationPolicy,
+			"procedure "+string(uri)+" is registered with invocation policy "+reg.invoke+", not "+invoke)
 	case reg.hasCallee(sid):
 		// One session is a callee of a registration at most once, so that
 		// UNREGISTER and the callee lists of the meta API mean one thing.
-		replyError(p, wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists, "this session already registered "+string(m.URI))
-		return
+		return wamp.NewError(wamp.ErrProcedureAlreadyExists, "this session already registered "+string(uri))
 	}
 	reg.callees = append(reg.callees, p)
 	d.bySession[sid] = append(d.bySession[sid], reg)
-	_ = p.Send(&wamp.Message{Type: wamp.REGISTERED, Request: m.Request, ID: reg.id})
+	if reply {
+		_ = p.Send(&wamp.Message{Type: wamp.REGISTERED, Request: req, ID: reg.id})
+	}
 	if h := d.cfg.Hooks; h != nil {
 		if created {
 			h.OnCreate(sid, reg.info())
 		}
 		h.OnRegister(sid, reg.id)
 	}
+	return nil
 }
 
 // Unregister handles UNREGISTER: the session stops being a callee of the

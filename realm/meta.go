@@ -83,10 +83,16 @@ func (h subscriptionHooks) OnCreate(sess wamp.ID, info broker.SubscriptionInfo) 
 
 func (h subscriptionHooks) OnSubscribe(sess, sub wamp.ID) {
 	h.r.broker.Emit("wamp.subscription.on_subscribe", wamp.List(uint64(sess), uint64(sub)), wamp.Payload{}, nil)
+	if h.r.link != nil {
+		h.r.link.Subscribed(sess, sub)
+	}
 }
 
 func (h subscriptionHooks) OnUnsubscribe(sess, sub wamp.ID) {
 	h.r.broker.Emit("wamp.subscription.on_unsubscribe", wamp.List(uint64(sess), uint64(sub)), wamp.Payload{}, nil)
+	if h.r.link != nil {
+		h.r.link.Unsubscribed(sess, sub)
+	}
 }
 
 func (h subscriptionHooks) OnDelete(sess, sub wamp.ID) {
@@ -108,6 +114,9 @@ func (h registrationHooks) OnRegister(sess, reg wamp.ID) {
 
 func (h registrationHooks) OnUnregister(sess, reg wamp.ID) {
 	h.r.broker.Emit("wamp.registration.on_unregister", wamp.List(uint64(sess), uint64(reg)), wamp.Payload{}, nil)
+	if h.r.link != nil {
+		h.r.link.Unregistered(sess, reg)
+	}
 }
 
 func (h registrationHooks) OnDelete(sess, reg wamp.ID) {
@@ -290,6 +299,9 @@ func (r *Realm) filteredSessions(args []any) ([]wamp.ID, error) {
 			ids = append(ids, s.ID)
 		}
 	}
+	if r.link != nil {
+		ids = append(ids, r.remoteSessions(filter)...)
+	}
 	slices.Sort(ids)
 	return ids, nil
 }
@@ -310,6 +322,9 @@ func (r *Realm) sessionGet(_ wamp.ID, args []any, _ map[string]any) (any, error)
 	}
 	s := r.session(id)
 	if s == nil {
+		if d, ok := r.remoteDetails(id); ok {
+			return d, nil
+		}
 		return nil, wamp.NewError(wamp.ErrNoSuchSession, fmt.Sprintf("no session %d in this realm", id))
 	}
 	return sessionDetails(s), nil

@@ -45,6 +45,9 @@ type Config struct {
 	Stats Counter
 	// Logger. Nil means discard.
 	Logger *slog.Logger
+	// Link, when set, joins the realm to the same realm on the other
+	// nodes of a cluster (realm/cluster.go). Nil: a node alone.
+	Link Link
 }
 
 // Realm is one routing domain.
@@ -62,8 +65,11 @@ type Realm struct {
 	// disclosure, which a permission's disclose option does not override.
 	neverDiscloseCaller, neverDisclosePublisher bool
 
+	link Link // nil: a node alone
+
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*member
+	remote   map[wamp.ID]*RemoteSession // sessions of other nodes (cluster)
 	closed   bool
 }
 
@@ -89,6 +95,8 @@ func New(cfg Config) (*Realm, error) {
 		log:      log,
 		sessions: make(map[wamp.ID]*member),
 		stats:    cfg.Stats,
+		remote:   make(map[wamp.ID]*RemoteSession),
+		link:     cfg.Link,
 
 		neverDiscloseCaller:    cfg.DiscloseCaller == "never",
 		neverDisclosePublisher: cfg.DisclosePublisher == "never",
@@ -108,6 +116,9 @@ func New(cfg Config) (*Realm, error) {
 		History:          cfg.History,
 		Hooks:            subscriptionHooks{r},
 	}
+	if cfg.Link != nil {
+		bcfg.Remote, bcfg.IDFor = cfg.Link, clusterIDs(cfg.Name)
+	}
 	if err := bcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("realm %s: %w", cfg.Name, err)
 	}
@@ -121,6 +132,9 @@ func New(cfg Config) (*Realm, error) {
 	}
 	if cfg.Stats != nil {
 		dcfg.Observer = cfg.Stats
+	}
+	if cfg.Link != nil {
+		dcfg.IDFor = clusterIDs(cfg.Name)
 	}
 	switch cfg.DiscloseCaller {
 	case "", "client":
@@ -194,6 +208,9 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 // first.
 func (r *Realm) Joined(s *session.Session) {
 	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(sessionDetails(s)), wamp.Payload{}, nil)
+	if r.link != nil {
+		r.link.Joined(s)
+	}
 }
 
 // Handle dispatches one message of an attached session.
@@ -216,14 +233,24 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	case wamp.CALL:
 		return r.dealer.Call(s, m)
 	case wamp.REGISTER:
+		if r.link != nil {
+			r.link.Register(s, m)
+			return nil
+		}
 		r.dealer.Register(s, m)
 	case wamp.UNREGISTER:
 		r.dealer.Unregister(s, m)
 	case wamp.YIELD:
+		if r.link != nil && r.link.Answer(s, m) {
+			return nil
+		}
 		return r.dealer.Yield(s, m)
 	case wamp.ERROR:
 		if m.ErrType != wamp.INVOCATION {
 			return wamp.NewError(wamp.ErrProtocolViolation, fmt.Sprintf("ERROR for %v from a client", m.ErrType))
+		}
+		if r.link != nil && r.link.Answer(s, m) {
+			return nil
 		}
 		return r.dealer.Error(s, m)
 	case wamp.CANCEL:
@@ -248,6 +275,9 @@ func (r *Realm) Leave(s *session.Session) {
 	m := r.sessions[s.ID]
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
+	if r.link != nil && m != nil {
+		r.link.Left(s.ID)
+	}
 	if m == nil || m.quiet {
 		return
 	}

@@ -343,12 +343,25 @@ func (r *Router) Reload(cfg *config.Config) error {
 			next[rc.Name] = rl
 			continue
 		}
+		if r.node != nil {
+			// The cluster link learns its realms once, at start.
+			r.log.Warn("reload: a clustered node adds realms at the next restart", "realm", string(rc.Name))
+			continue
+		}
 		rl, err := r.newRealm(rc)
 		if err != nil {
 			return fmt.Errorf("router: reload: %w", err)
 		}
 		next[rc.Name] = rl
 		added = append(added, rc.Name)
+	}
+	if r.node != nil {
+		for name, rl := range old {
+			if next[name] == nil {
+				r.log.Warn("reload: a clustered node removes realms at the next restart", "realm", string(name))
+				next[name] = rl
+			}
+		}
 	}
 	for _, s := range swaps {
 		s.rl.SetAccess(s.set, s.authz)

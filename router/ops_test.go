@@ -231,12 +231,20 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		_ = c.Close()
 	}
 	var m map[string]float64
-	waitFor(t, "sessions closed and calls ended", func() bool {
-		m = scrape(t, metricsURL)
+	settled := func() bool {
 		return m[`switchboard_sessions_closed_total{realm="realm1",reason="goodbye"}`] == 4 &&
 			m[`switchboard_call_duration_seconds_count{realm="realm1"}`] == 5 &&
 			m[`switchboard_messages_received_total{type="ERROR"}`] == 3
-	})
+	}
+	deadline := time.Now().Add(bound)
+	for m = scrape(t, metricsURL); !settled(); m = scrape(t, metricsURL) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sessions closed and calls ended within %v: closed by goodbye %v, calls ended %v, ERRORs received %v",
+				bound, m[`switchboard_sessions_closed_total{realm="realm1",reason="goodbye"}`],
+				m[`switchboard_call_duration_seconds_count{realm="realm1"}`], m[`switchboard_messages_received_total{type="ERROR"}`])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	want := map[string]float64{
 		`switchboard_sessions_opened_total{realm="realm1",serializer="json",transport="websocket"}`:    3,
 		`switchboard_sessions_opened_total{realm="realm1",serializer="msgpack",transport="rawsocket"}`: 1,

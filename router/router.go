@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/bridge"
 	"github.com/switchboard/switchboard/broker"
+	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
@@ -51,6 +52,7 @@ type Router struct {
 	ops     ops // metrics, health, reload (ops.go)
 
 	subIDs, regIDs wamp.IDGen
+	node           *cluster.Node // nil: a node alone (router/cluster.go)
 
 	mu        sync.Mutex
 	ids       map[wamp.ID]struct{} // session ids in use, router-wide
@@ -83,6 +85,9 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 		conns: make(map[transport.Conn]bool),
 	}
 	realms := make(realmMap, len(cfg.Realms))
+	if cfg.Cluster != nil {
+		r.node = cluster.New(*cfg.Cluster, log)
+	}
 	q := cfg.Limits.Queue
 	r.sessCfg = session.Config{
 		QueueMessages:   q.Messages,
@@ -109,6 +114,7 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 			return nil, fmt.Errorf("router: %w", err)
 		}
 		realms[rc.Name] = rl
+		r.attachLink(rc.Name, rl)
 	}
 	r.realms.Store(&realms)
 	return r, nil
@@ -138,6 +144,7 @@ func (r *Router) newRealm(rc *config.Realm) (*realm.Realm, error) {
 		Authorizer:        authz,
 		Stats:             r.realmStats(rc.Name),
 		Logger:            r.log,
+		Link:              r.realmLink(rc.Name),
 	})
 }
 
@@ -150,12 +157,16 @@ func (r *Router) Start() error {
 		return errors.New("router: already started")
 	}
 	r.started = true
+	if err := r.startCluster(); err != nil {
+		return err
+	}
 	for _, tc := range r.cfg.Transports {
 		if err := r.startLocked(tc); err != nil {
 			r.closeListenersLocked()
 			for _, b := range r.bridges {
 				b.Close() // its sessions end without r.mu
 			}
+			r.stopCluster()
 			return err
 		}
 	}
@@ -362,7 +373,7 @@ func (r *Router) newSessionID() (wamp.ID, error) {
 		return 0, realm.ErrClosed
 	}
 	id := wamp.GlobalID()
-	for _, used := r.ids[id]; used; _, used = r.ids[id] {
+	for _, used := r.ids[id]; used || r.clusterHas(id); _, used = r.ids[id] {
 		id = wamp.GlobalID()
 	}
 	r.ids[id] = struct{}{}
@@ -424,6 +435,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		r.stopCluster()
 		return nil
 	case <-ctx.Done():
 		r.mu.Lock()
@@ -436,6 +448,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 			_ = c.Close(transport.CloseGoingAway, "shutdown deadline")
 		}
 		<-done
+		r.stopCluster()
 		return fmt.Errorf("router: shutdown: %w", ctx.Err())
 	}
 }

@@ -1,0 +1,194 @@
+package broker
+
+import (
+	"slices"
+
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// The cluster seam. A session on another node is represented here by a
+// RemotePeer that subscribes like a local one (so that the meta API and
+// meta events see it), but never gets an EVENT: Publish notes its node
+// instead and, once the local subscribers have theirs, hands the
+// publication to Remote once per node that has interest. The node that
+// receives it calls DeliverRemote, which delivers to its local
+// subscribers only, with the filters and disclosure of the original
+// PUBLISH. Without a Remote none of this runs.
+
+// RemotePeer is a subscriber on another node. Its Serialization is 0,
+// which is how Publish tells it from a local subscriber without a type
+// assertion per subscriber; SendEvent is never called.
+type RemotePeer interface {
+	Peer
+	// Node is the node the session is attached to; never 0.
+	Node() uint64
+}
+
+// Remote forwards publications to other nodes.
+type Remote interface {
+	// Forward sends pub to each node in nodes, and to every node when
+	// all is set (a retained event, which every node keeps). pub and its
+	// payload are valid only during the call. Forward is called on the
+	// publisher's reader, one publication after another, which keeps the
+	// publisher's order.
+	Forward(nodes []uint64, all bool, pub *Publication)
+}
+
+// Publication is one PUBLISH as it travels between nodes.
+type Publication struct {
+	Topic        wamp.URI
+	ID           wamp.ID
+	Args, Kwargs wamp.Payload
+	Retain       bool
+	// Options are the PUBLISH options, from which the receiving node reads
+	// the black/white-lists again.
+	Options wamp.Dict
+	// Publisher and what the events may tell of it: the realm's
+	// disclosure policy has been applied by the publisher's node.
+	Publisher        wamp.ID
+	ExcludeMe        bool
+	Disclose         bool
+	AuthID, AuthRole string
+}
+
+// nodeSet collects the distinct nodes of one publication; a handful of
+// nodes fit without allocating.
+type nodeSet struct {
+	n    int
+	fix  [8]uint64
+	more []uint64
+}
+
+func (s *nodeSet) add(p Peer) {
+	rp, ok := p.(RemotePeer)
+	if !ok {
+		return
+	}
+	node := rp.Node()
+	for _, x := range s.list() {
+		if x == node {
+			return
+		}
+	}
+	if s.n < len(s.fix) {
+		s.fix[s.n] = node
+	} else {
+		s.more = append(s.more, node)
+	}
+	s.n++
+}
+
+func (s *nodeSet) list() []uint64 {
+	if s.n <= len(s.fix) {
+		return s.fix[:s.n]
+	}
+	return append(s.fix[:], s.more...)
+}
+
+// forward hands a client's publication to the Remote.
+func (b *Broker) forward(pc *pubCtx, pubID wamp.ID, retain bool) {
+	pub := Publication{
+		Topic: pc.topic, ID: pubID, Args: pc.ev.Args, Kwargs: pc.ev.Kwargs, Retain: retain,
+		Options: pc.options, Publisher: pc.pi.id, ExcludeMe: pc.pi.excludeMe, Disclose: pc.pi.disclose,
+		AuthID: pc.pi.authid, AuthRole: pc.pi.authrole,
+	}
+	// A copy: the list in pc would make every publication's pc escape to
+	// the heap, cluster or not.
+	nodes := slices.Clone(pc.nodes.list())
+	b.cfg.Remote.Forward(nodes, retain, &pub)
+}
+
+// DeliverRemote delivers a publication from another node to this node's
+// subscribers (and keeps it when retained). It never forwards.
+func (b *Broker) DeliverRemote(pub *Publication) {
+	var o pubOptions
+	if len(pub.Options) > 0 {
+		if err := o.parse(pub.Options); err != nil {
+			b.log.Warn("bad options in a publication from another node", "topic", string(pub.Topic), "error", err)
+			return
+		}
+	}
+	pc := pubCtx{f: o.filter, pubID: pub.ID, pi: publisher{
+		id: pub.Publisher, excludeMe: pub.ExcludeMe, disclose: pub.Disclose,
+		authid: pub.AuthID, authrole: pub.AuthRole,
+	}}
+	b.publish(&pc, pub.Topic, pub.Args, pub.Kwargs, pub.Retain)
+}
+
+// SubscribeRemote adds a session of another node to the subscription
+// (topic, match), creating it if need be, and returns its id. The meta
+// hooks run as for a local SUBSCRIBE.
+func (b *Broker) SubscribeRemote(p RemotePeer, topic wamp.URI, match string) wamp.ID {
+	sid := p.SessionID()
+	b.mu.Lock()
+	sub := b.idx.get(topic, match)
+	if sub == nil {
+		sub = b.newSubLocked(topic, match)
+		b.hooks.push(hookCall{kind: hookCreate, session: sid, sub: sub.id, info: sub.info()})
+	}
+	if !sub.has(sid) {
+		sub.subs = append(sub.subs, p)
+		b.bySession[sid] = append(b.bySession[sid], sub)
+		b.hooks.push(hookCall{kind: hookSubscribe, session: sid, sub: sub.id})
+	}
+	id := sub.id
+	b.mu.Unlock()
+	b.hooks.run()
+	return id
+}
+
+// UnsubscribeRemote removes a session of another node from subscription
+// id; it does nothing when the session is not on it.
+func (b *Broker) UnsubscribeRemote(sid, id wamp.ID) {
+	b.mu.Lock()
+	sub := b.byID[id]
+	if sub == nil || !sub.has(sid) {
+		b.mu.Unlock()
+		return
+	}
+	b.removeLocked(sub, sid)
+	list := b.bySession[sid]
+	for i, x := range list {
+		if x == sub {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(b.bySession, sid)
+	} else {
+		b.bySession[sid] = list
+	}
+	b.mu.Unlock()
+	b.hooks.run()
+}
+
+// SessionSubscriptions returns the subscriptions of session sid, for the
+// state a node announces to the others.
+func (b *Broker) SessionSubscriptions(sid wamp.ID) []SubscriptionInfo {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	subs := b.bySession[sid]
+	out := make([]SubscriptionInfo, len(subs))
+	for i, s := range subs {
+		out[i] = s.info()
+	}
+	return out
+}
+
+// newID numbers a new subscription. b.mu must be held. Should the
+// cluster's id of (uri, match) be taken (a hash collision, which 53 bits
+// make unlikely), a counter's id serves, and that subscription's id differs
+// between nodes.
+func (b *Broker) newID(uri wamp.URI, match string) wamp.ID {
+	if b.cfg.IDFor != nil {
+		if id := b.cfg.IDFor(uri, match); b.byID[id] == nil {
+			return id
+		}
+	}
+	return b.cfg.IDs.Next()
+}
+
+// RetainedCount returns the number of topics with a retained event, for
+// status pages and tests.
+func (b *Broker) RetainedCount() int { return b.ret.count() }

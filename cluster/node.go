@@ -1,0 +1,614 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Node is this router's membership in a cluster: its NATS connection (and
+// embedded NATS server), the other nodes it knows alive, and one Realm
+// link per realm.
+type Node struct {
+	cfg    config.Cluster
+	log    *slog.Logger
+	id     uint64
+	prefix string // "sb.<cluster name>"
+
+	realms map[wamp.URI]*Realm // fixed once Start is called
+
+	srv *server.Server // embedded mode only
+	nc  *nats.Conn
+
+	ann announcer
+
+	dataIn atomic.Uint64 // data messages received
+
+	mu    sync.Mutex
+	peers map[uint64]*peer
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	// settled is closed once this node has had the time to learn the
+	// others after its start: before that it does not decide
+	// registrations as a leader that only thinks itself alone.
+	settled    chan struct{}
+	settleOnce sync.Once
+}
+
+// peer is another node as seen from here.
+type peer struct {
+	name     string
+	lastSeen time.Time
+	lastSeq  uint64 // last state message applied; 0 before the first
+	synced   bool   // a snapshot of it has been applied
+}
+
+// New returns a node for cfg (which SetDefaults and Validate have seen).
+// It connects nothing: AddRealm the realms, then Start.
+func New(cfg config.Cluster, log *slog.Logger) *Node {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	id := rand.Uint64()
+	for id == 0 {
+		id = rand.Uint64()
+	}
+	n := &Node{
+		cfg:    cfg,
+		id:     id,
+		prefix: "sb." + cfg.Name,
+		realms: make(map[wamp.URI]*Realm),
+		peers:  make(map[uint64]*peer),
+		stop:   make(chan struct{}),
+
+		settled: make(chan struct{}),
+	}
+	n.log = log.With("node", cfg.Node, "node_id", strconv.FormatUint(id, 16))
+	n.ann.n = n
+	n.ann.wake = make(chan struct{}, 1)
+	return n
+}
+
+// ID returns the node's id, drawn at random at New: a restarted node is a
+// new node to the others.
+func (n *Node) ID() uint64 { return n.id }
+
+// Link returns the realm link for the realm named name, to pass in
+// realm.Config.Link; Attach gives it the realm once built.
+func (n *Node) Link(name wamp.URI) *Realm {
+	l := n.realms[name]
+	if l == nil {
+		l = newRealm(n, name)
+		n.realms[name] = l
+	}
+	return l
+}
+
+// ClientURL is the client URL of the embedded NATS server ("" without).
+func (n *Node) ClientURL() string {
+	if n.srv == nil {
+		return ""
+	}
+	return n.srv.ClientURL()
+}
+
+// ClusterAddr is where the embedded NATS server takes routes, as a
+// nats:// URL for another node's routes ("" without).
+func (n *Node) ClusterAddr() string {
+	if n.srv == nil {
+		return ""
+	}
+	a := n.srv.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	return "nats://" + a.String()
+}
+
+// Peers returns the number of other nodes known alive.
+func (n *Node) Peers() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.peers)
+}
+
+func (n *Node) subject(parts ...string) string {
+	return n.prefix + "." + strings.Join(parts, ".")
+}
+
+func (n *Node) dataSubject(node uint64) string {
+	return n.prefix + ".n." + strconv.FormatUint(node, 16)
+}
+
+// DataReceived returns the number of data messages (publications,
+// invocations and answers) this node has received from the others.
+func (n *Node) DataReceived() uint64 { return n.dataIn.Load() }
+
+// Start starts the embedded NATS server (embedded mode), connects, and
+// starts heartbeats.
+func (n *Node) Start() error {
+	var opts []nats.Option
+	if e := n.cfg.Embedded; e != nil {
+		srv, err := n.startServer(e)
+		if err != nil {
+			return err
+		}
+		n.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	}
+	opts = append(opts,
+		nats.Name("switchboard "+n.cfg.Node),
+		nats.NoEcho(),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond),
+		// No buffering while disconnected: what was not sent in the gap is
+		// lost (docs/cluster.md), and resynchronisation repairs the state.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.log.Warn("NATS connection lost", "error", err)
+		}),
+		nats.ReconnectHandler(func(_ *nats.Conn) {
+			n.log.Info("NATS connection back: resynchronising")
+			n.ann.requestSnapshot()
+			n.sendCtl(ctlMsg{T: "sync"})
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			n.log.Warn("NATS error", "error", err)
+		}),
+	)
+	url := ""
+	if x := n.cfg.NATS; x != nil {
+		url = strings.Join(x.URLs, ",")
+		switch {
+		case x.Credentials != "":
+			opts = append(opts, nats.UserCredentials(x.Credentials))
+		case x.User != "":
+			opts = append(opts, nats.UserInfo(x.User, x.Password))
+		case x.Token != "":
+			opts = append(opts, nats.Token(x.Token))
+		}
+		if t := x.TLS; t != nil {
+			if t.CA != "" {
+				opts = append(opts, nats.RootCAs(t.CA))
+			}
+			if t.Cert != "" {
+				opts = append(opts, nats.ClientCert(t.Cert, t.Key))
+			}
+		}
+		opts = append(opts, nats.RetryOnFailedConnect(false))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		n.shutdownServer()
+		return fmt.Errorf("cluster: connect to NATS: %w", err)
+	}
+	n.nc = nc
+	subs := []struct {
+		subj string
+		fn   nats.MsgHandler
+	}{
+		{n.subject("ctl"), n.onCtl},
+		{n.dataSubject(n.id), n.onData},
+		{n.subject("claim", strconv.FormatUint(n.id, 16)), n.onClaim},
+	}
+	for _, s := range subs {
+		sub, err := nc.Subscribe(s.subj, s.fn)
+		if err == nil {
+			// Bounded, and large: the links carry every remote event.
+			err = sub.SetPendingLimits(1<<20, 256<<20)
+		}
+		if err != nil {
+			nc.Close()
+			n.shutdownServer()
+			return fmt.Errorf("cluster: subscribe %s: %w", s.subj, err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		nc.Close()
+		n.shutdownServer()
+		return fmt.Errorf("cluster: NATS: %w", err)
+	}
+	time.AfterFunc(n.cfg.FailureTimeout/2, n.settle)
+	n.wg.Add(2)
+	go n.ann.run()
+	go n.heartbeat()
+	n.ann.requestSnapshot()
+	n.sendCtl(ctlMsg{T: "sync"})
+	url = nc.ConnectedUrlRedacted()
+	if n.srv != nil {
+		url = n.srv.ClientURL() + " (embedded, routes on " + n.ClusterAddr() + ")"
+	}
+	n.log.Info("cluster node started", "nats", url)
+	return nil
+}
+
+// natsPort maps a config port to nats-server's: 0 means random there too.
+func natsHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, err
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
+	host, port, err := natsHostPort(e.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: embedded listen %q: %w", e.Listen, err)
+	}
+	chost, cport, err := natsHostPort(e.ClusterListen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: embedded cluster_listen %q: %w", e.ClusterListen, err)
+	}
+	opts := &server.Options{
+		ServerName: n.cfg.Node + "-" + strconv.FormatUint(n.id, 16),
+		Host:       host,
+		Port:       port,
+		NoLog:      true,
+		NoSigs:     true,
+		// Room for the largest WAMP message a node takes by default
+		// (16 MiB) and the header around it.
+		MaxPayload: 16<<20 + 64<<10,
+		Cluster: server.ClusterOpts{
+			Name: n.cfg.Name,
+			Host: chost,
+			Port: cport,
+		},
+	}
+	if len(e.Routes) > 0 {
+		opts.Routes = server.RoutesFromStr(strings.Join(e.Routes, ","))
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("cluster: embedded NATS server did not start within 10s")
+	}
+	return srv, nil
+}
+
+func (n *Node) shutdownServer() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	}
+}
+
+// Close says goodbye to the other nodes (they drop this node's sessions
+// at once rather than after the failure timeout) and disconnects.
+func (n *Node) Close() {
+	select {
+	case <-n.stop:
+		return
+	default:
+	}
+	if n.nc != nil && n.nc.IsConnected() {
+		n.sendCtl(ctlMsg{T: "bye"})
+		_ = n.nc.FlushTimeout(time.Second)
+	}
+	close(n.stop)
+	n.wg.Wait()
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.shutdownServer()
+}
+
+// Kill drops the NATS connection and the embedded server without a word,
+// as a node killed with SIGKILL would: for tests of failure detection.
+func (n *Node) Kill() {
+	select {
+	case <-n.stop:
+		return
+	default:
+	}
+	close(n.stop)
+	n.wg.Wait()
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.shutdownServer()
+}
+
+// ctlMsg is a message of the control subject: heartbeats, state, sync
+// requests and goodbyes, all on one subject so that they keep the
+// sender's order.
+type ctlMsg struct {
+	T      string       `json:"t"` // hb, state, snap, sync, bye
+	Node   uint64       `json:"node"`
+	Name   string       `json:"name,omitempty"`
+	Seq    uint64       `json:"seq,omitempty"`
+	Target uint64       `json:"target,omitempty"` // sync: the node asked (0: all)
+	Ops    []op         `json:"ops,omitempty"`
+	Realms []realmState `json:"realms,omitempty"` // snap
+}
+
+func (n *Node) sendCtl(m ctlMsg) {
+	m.Node, m.Name = n.id, n.cfg.Node
+	b, err := json.Marshal(m)
+	if err != nil {
+		n.log.Error("cannot encode a control message", "error", err)
+		return
+	}
+	if err := n.nc.Publish(n.subject("ctl"), b); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		n.log.Debug("control message not sent", "type", m.T, "error", err)
+	}
+}
+
+// heartbeat announces this node and declares silent nodes dead.
+func (n *Node) heartbeat() {
+	defer n.wg.Done()
+	every := n.cfg.FailureTimeout / 4
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n.sendCtl(ctlMsg{T: "hb", Seq: n.ann.published.Load()})
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		var dead []uint64
+		now := time.Now()
+		n.mu.Lock()
+		for id, p := range n.peers {
+			if now.Sub(p.lastSeen) > n.cfg.FailureTimeout {
+				delete(n.peers, id)
+				dead = append(dead, id)
+			}
+		}
+		n.mu.Unlock()
+		for _, id := range dead {
+			n.log.Warn("node silent: taken for dead", "peer", strconv.FormatUint(id, 16))
+			n.dropNode(id)
+		}
+	}
+}
+
+func (n *Node) dropNode(id uint64) {
+	for _, l := range n.realms {
+		l.dropNode(id)
+	}
+}
+
+// touch marks node id alive and reports whether it is new (first seen, or
+// back after being taken for dead).
+func (n *Node) touch(id uint64, name string) (*peer, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[id]
+	if p == nil {
+		p = &peer{name: name}
+		n.peers[id] = p
+		p.lastSeen = time.Now()
+		// Every node heartbeats as it starts: the others are heard from
+		// within a round trip of the first.
+		time.AfterFunc(100*time.Millisecond, n.settle)
+		return p, true
+	}
+	p.lastSeen = time.Now()
+	return p, false
+}
+
+// onCtl runs on the one goroutine of the control subscription, so that a
+// node's messages are applied in its order.
+func (n *Node) onCtl(msg *nats.Msg) {
+	var m ctlMsg
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		n.log.Warn("bad control message", "error", err)
+		return
+	}
+	if m.Node == n.id {
+		return
+	}
+	if m.T == "bye" {
+		n.mu.Lock()
+		_, known := n.peers[m.Node]
+		delete(n.peers, m.Node)
+		n.mu.Unlock()
+		if known {
+			n.log.Info("node left the cluster", "peer", m.Name)
+			n.dropNode(m.Node)
+		}
+		return
+	}
+	p, isNew := n.touch(m.Node, m.Name)
+	if isNew {
+		n.log.Info("node joined the cluster", "peer", m.Name)
+		// It knows nothing of us yet, and we nothing of it.
+		n.ann.requestSnapshot()
+		if m.T != "snap" {
+			n.sendCtl(ctlMsg{T: "sync", Target: m.Node})
+		}
+	}
+	switch m.T {
+	case "hb":
+		n.mu.Lock()
+		behind := p.synced && m.Seq > p.lastSeq
+		n.mu.Unlock()
+		if behind {
+			// A state message was lost (a gap in the connection).
+			n.sendCtl(ctlMsg{T: "sync", Target: m.Node})
+		}
+	case "sync":
+		if m.Target == 0 || m.Target == n.id {
+			n.ann.requestSnapshot()
+		}
+	case "snap":
+		for _, rs := range m.Realms {
+			if l := n.realms[wamp.URI(rs.Realm)]; l != nil {
+				l.applySnapshot(m.Node, rs)
+			}
+		}
+		// A realm the snapshot leaves out has no sessions of that node.
+		for name, l := range n.realms {
+			if !hasRealm(m.Realms, name) {
+				l.applySnapshot(m.Node, realmState{Realm: string(name)})
+			}
+		}
+		n.mu.Lock()
+		p.lastSeq, p.synced = m.Seq, true
+		n.mu.Unlock()
+	case "state":
+		n.mu.Lock()
+		gap := p.synced && m.Seq != p.lastSeq+1
+		p.lastSeq = m.Seq
+		n.mu.Unlock()
+		if gap {
+			n.sendCtl(ctlMsg{T: "sync", Target: m.Node})
+		}
+		for i := range m.Ops {
+			o := &m.Ops[i]
+			if l := n.realms[wamp.URI(o.Realm)]; l != nil {
+				l.applyOp(m.Node, o)
+			}
+		}
+	}
+}
+
+func hasRealm(rs []realmState, name wamp.URI) bool {
+	for _, r := range rs {
+		if wamp.URI(r.Realm) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) settle() { n.settleOnce.Do(func() { close(n.settled) }) }
+
+// waitSettled waits until the node may decide registrations.
+func (n *Node) waitSettled() {
+	select {
+	case <-n.settled:
+	case <-n.stop:
+	}
+}
+
+// leader is the node that decides registrations: the smallest id among
+// the live nodes. During a partition each side has its own (docs/cluster.md).
+func (n *Node) leader() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.id
+	for id := range n.peers {
+		if id < l {
+			l = id
+		}
+	}
+	return l
+}
+
+// livePeers returns the ids of the other live nodes.
+func (n *Node) livePeers() []uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ids := make([]uint64, 0, len(n.peers))
+	for id := range n.peers {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// announcer publishes this node's state changes in order, from one
+// goroutine, so that no lock of the realm is held while NATS is written,
+// and a full snapshot when asked. Its queue is bounded: past maxOps the
+// queued changes are dropped for a snapshot, which says it all.
+type announcer struct {
+	n         *Node
+	wake      chan struct{}
+	published atomic.Uint64 // seq of the last state message sent
+
+	mu   sync.Mutex
+	ops  []op
+	snap bool
+	seq  uint64
+}
+
+const maxOps = 100000
+
+func (a *announcer) add(o op) {
+	a.mu.Lock()
+	if len(a.ops) >= maxOps {
+		a.ops, a.snap = nil, true
+	} else {
+		a.ops = append(a.ops, o)
+	}
+	a.mu.Unlock()
+	a.signal()
+}
+
+func (a *announcer) requestSnapshot() {
+	a.mu.Lock()
+	a.snap = true
+	a.mu.Unlock()
+	a.signal()
+}
+
+func (a *announcer) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *announcer) run() {
+	defer a.n.wg.Done()
+	for {
+		select {
+		case <-a.n.stop:
+			return
+		case <-a.wake:
+		}
+		a.mu.Lock()
+		ops, snap := a.ops, a.snap
+		a.ops, a.snap = nil, false
+		a.mu.Unlock()
+		// Changes queued before the snapshot is built go first; those
+		// queued while it is built go after it, where, applied again, they
+		// change nothing or what the snapshot missed.
+		if len(ops) > 0 {
+			a.send(ctlMsg{T: "state", Ops: ops})
+		}
+		if snap {
+			var rs []realmState
+			for _, l := range a.n.realms {
+				rs = append(rs, l.snapshot())
+			}
+			a.send(ctlMsg{T: "snap", Realms: rs})
+		}
+	}
+}
+
+func (a *announcer) send(m ctlMsg) {
+	a.seq++
+	m.Seq = a.seq
+	a.n.sendCtl(m)
+	a.published.Store(a.seq)
+}

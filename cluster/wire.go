@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/switchboard/switchboard/wamp"
+	"github.com/switchboard/switchboard/wamp/codec"
+)
+
+// Data messages (subject sb.<cluster>.n.<node>) carry WAMP traffic
+// between nodes: a small binary header, then one WAMP message encoded in
+// the serializer its payload came in, so that payloads pass through
+// untouched:
+//
+//	kind(1) | from node (8, big endian) | session (uvarint) | realm length (uvarint) | realm | serializer(1) | frame
+//
+// kindPub carries a PUBLISH (Request = publication id, Details = what
+// pubMeta names); kindInv an INVOCATION and kindInt an INTERRUPT for the
+// local callee session; kindAns the callee's YIELD or ERROR back to the
+// caller's node, session naming the callee.
+const (
+	kindPub byte = 1 + iota
+	kindInv
+	kindInt
+	kindAns
+)
+
+type dataHeader struct {
+	kind    byte
+	from    uint64
+	session wamp.ID
+	realm   wamp.URI
+	ser     wamp.Serialization
+}
+
+var errShort = errors.New("cluster: short data message")
+
+// payloadSer is the serializer a message travels in: its payload's own,
+// so that nothing is re-encoded.
+func payloadSer(m *wamp.Message) wamp.Serialization {
+	switch {
+	case m.Args.Raw != nil:
+		return m.Args.Ser
+	case m.Kwargs.Raw != nil:
+		return m.Kwargs.Ser
+	}
+	return wamp.JSON
+}
+
+func encodeData(kind byte, from uint64, session wamp.ID, realm wamp.URI, m *wamp.Message) ([]byte, error) {
+	ser := payloadSer(m)
+	b := make([]byte, 0, 64+len(realm)+len(m.Args.Raw)+len(m.Kwargs.Raw)+len(m.URI))
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint64(b, from)
+	b = binary.AppendUvarint(b, uint64(session))
+	b = binary.AppendUvarint(b, uint64(len(realm)))
+	b = append(b, realm...)
+	b = append(b, byte(ser))
+	b, err := codec.For(ser).Encode(b, m)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: encode %v: %w", m.Type, err)
+	}
+	return b, nil
+}
+
+// decodeData parses a data message into h and m; m's payload borrows b.
+func decodeData(b []byte, h *dataHeader, m *wamp.Message) error {
+	if len(b) < 9 {
+		return errShort
+	}
+	h.kind = b[0]
+	h.from = binary.BigEndian.Uint64(b[1:9])
+	b = b[9:]
+	s, n := binary.Uvarint(b)
+	if n <= 0 {
+		return errShort
+	}
+	h.session = wamp.ID(s)
+	b = b[n:]
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) < l+1 {
+		return errShort
+	}
+	b = b[n:]
+	h.realm = wamp.URI(b[:l])
+	h.ser = wamp.Serialization(b[l])
+	c := codec.For(h.ser)
+	if c == nil {
+		return fmt.Errorf("cluster: unknown serializer %d", h.ser)
+	}
+	return c.Decode(b[l+1:], m)
+}
+
+// op is one change of a node's state, as its control messages carry it.
+type op struct {
+	K      string    `json:"k"` // join, leave, sub, unsub, reg, unreg
+	Realm  string    `json:"r"`
+	S      uint64    `json:"s"`
+	Info   *sessInfo `json:"i,omitempty"` // join
+	ID     uint64    `json:"id,omitempty"`
+	URI    string    `json:"u,omitempty"`
+	Match  string    `json:"m,omitempty"`
+	Invoke string    `json:"v,omitempty"`
+}
+
+// sessInfo is what other nodes learn of a session.
+type sessInfo struct {
+	AuthID       string   `json:"authid"`
+	AuthRole     string   `json:"authrole"`
+	AuthMethod   string   `json:"authmethod"`
+	AuthProvider string   `json:"authprovider"`
+	Transport    string   `json:"transport"`
+	Serializer   string   `json:"serializer"`
+	Peer         string   `json:"peer"`
+	Features     []string `json:"features,omitempty"` // callee features the dealer asks about
+}
+
+// realmState is a node's whole state in one realm (a snapshot).
+type realmState struct {
+	Realm    string      `json:"realm"`
+	Sessions []sessState `json:"sessions,omitempty"`
+}
+
+type sessState struct {
+	ID   uint64   `json:"id"`
+	Info sessInfo `json:"info"`
+	Subs []ref    `json:"subs,omitempty"`
+	Regs []ref    `json:"regs,omitempty"`
+}
+
+type ref struct {
+	ID     uint64 `json:"id"`
+	URI    string `json:"u"`
+	Match  string `json:"m"`
+	Invoke string `json:"v,omitempty"`
+}
+
+// claimReq asks the leader to admit a registration.
+type claimReq struct {
+	Realm  string   `json:"r"`
+	Node   uint64   `json:"node"`
+	S      uint64   `json:"s"`
+	Info   sessInfo `json:"i"`
+	URI    string   `json:"u"`
+	Match  string   `json:"m"`
+	Invoke string   `json:"v"`
+}
+
+type claimResp struct {
+	OK  bool   `json:"ok"`
+	URI string `json:"uri,omitempty"`
+	Msg string `json:"msg,omitempty"`
+}

@@ -1,0 +1,55 @@
+package router
+
+import (
+	"github.com/switchboard/switchboard/cluster"
+	"github.com/switchboard/switchboard/realm"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// realmLink returns the cluster link of a realm, or nil (an untyped nil:
+// the realm tests the interface) for a node alone.
+func (r *Router) realmLink(name wamp.URI) realm.Link {
+	if r.node == nil {
+		return nil
+	}
+	return r.node.Link(name)
+}
+
+func (r *Router) attachLink(name wamp.URI, rl *realm.Realm) {
+	if r.node != nil {
+		r.node.Link(name).Attach(rl)
+	}
+}
+
+func (r *Router) startCluster() error {
+	if r.node == nil {
+		return nil
+	}
+	return r.node.Start()
+}
+
+// stopCluster leaves the cluster, after the local sessions have left so
+// that the other nodes hear of it.
+func (r *Router) stopCluster() {
+	if r.node != nil {
+		r.node.Close()
+	}
+}
+
+// Cluster returns the router's cluster node, nil for a node alone.
+func (r *Router) Cluster() *cluster.Node { return r.node }
+
+// clusterHas reports whether a session of another node has id, so that
+// session ids stay unique cluster-wide (a draw of 53 random bits makes a
+// clash unlikely; this makes it impossible among the sessions known).
+func (r *Router) clusterHas(id wamp.ID) bool {
+	if r.node == nil {
+		return false
+	}
+	for _, rl := range *r.realms.Load() {
+		if rl.HasRemote(id) {
+			return true
+		}
+	}
+	return false
+}
