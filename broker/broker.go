@@ -204,6 +204,22 @@ func (b *Broker) Emit(topic wamp.URI, args, kwargs wamp.Payload, exclude []wamp.
 	return b.publish(&pc, topic, args, kwargs, false)
 }
 
+// HasSubscribers reports whether a publication to topic would match any
+// subscription, local or remote, so that the router can skip building
+// meta events nobody listens to.
+func (b *Broker) HasSubscribers(topic wamp.URI) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.idx.exact[topic] != nil {
+		return true
+	}
+	if !b.idx.patterns() {
+		return false
+	}
+	var buf [8]*subscription
+	return len(b.idx.matchPatterns(topic, buf[:0])) > 0
+}
+
 // pubCtx is one publication on its way to the subscriptions it matches.
 type pubCtx struct {
 	f      filter

@@ -241,3 +241,32 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// HasSubscribers sees exact, prefix and wildcard subscriptions, and their
+// removal.
+func TestHasSubscribers(t *testing.T) {
+	b := New(Config{})
+	p := fakepeer.New(1)
+	if b.HasSubscribers("wamp.session.on_join") {
+		t.Fatal("empty broker has subscribers")
+	}
+	b.Subscribe(p, fakepeer.Decode(t, `[32,1,{"match":"prefix"},"wamp.session."]`))
+	b.Subscribe(p, fakepeer.Decode(t, `[32,2,{"match":"wildcard"},"com..created"]`))
+	b.Subscribe(p, fakepeer.Decode(t, `[32,3,{},"com.example.exact"]`))
+	for topic, want := range map[wamp.URI]bool{
+		"wamp.session.on_join":        true,
+		"wamp.subscription.on_create": false,
+		"com.users.created":           true,
+		"com.users.deleted":           false,
+		"com.example.exact":           true,
+		"com.example.exactly":         false,
+	} {
+		if got := b.HasSubscribers(topic); got != want {
+			t.Errorf("%s: %v, want %v", topic, got, want)
+		}
+	}
+	b.RemoveSession(1)
+	if b.HasSubscribers("wamp.session.on_join") || b.HasSubscribers("com.example.exact") {
+		t.Error("subscribers left after their session")
+	}
+}

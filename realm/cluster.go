@@ -82,7 +82,7 @@ func (r *Realm) AddRemote(rs RemoteSession) {
 	}
 	r.remote[rs.ID] = &rs
 	r.mu.Unlock()
-	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(rs.Details), wamp.Payload{}, nil)
+	r.emit(wamp.MetaSessionOnJoin, func() wamp.Payload { return wamp.List(rs.Details) })
 }
 
 // RemoveRemote forgets a session of another node: its subscriptions and
@@ -98,7 +98,7 @@ func (r *Realm) RemoveRemote(id wamp.ID) {
 	if rs == nil {
 		return
 	}
-	r.broker.Emit(wamp.MetaSessionOnLeave, wamp.List(uint64(id), rs.AuthID, rs.AuthRole), wamp.Payload{}, nil)
+	r.emit(wamp.MetaSessionOnLeave, func() wamp.Payload { return wamp.List(uint64(id), rs.AuthID, rs.AuthRole) })
 }
 
 // remoteSessions returns the ids of the remote sessions whose role passes

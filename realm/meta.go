@@ -78,25 +78,25 @@ func idList(ids []wamp.ID) []any {
 type subscriptionHooks struct{ r *Realm }
 
 func (h subscriptionHooks) OnCreate(sess wamp.ID, info broker.SubscriptionInfo) {
-	h.r.broker.Emit("wamp.subscription.on_create", wamp.List(uint64(sess), info.Dict()), wamp.Payload{}, nil)
+	h.r.emit("wamp.subscription.on_create", func() wamp.Payload { return wamp.List(uint64(sess), info.Dict()) })
 }
 
 func (h subscriptionHooks) OnSubscribe(sess, sub wamp.ID) {
-	h.r.broker.Emit("wamp.subscription.on_subscribe", wamp.List(uint64(sess), uint64(sub)), wamp.Payload{}, nil)
+	h.r.emit("wamp.subscription.on_subscribe", func() wamp.Payload { return wamp.List(uint64(sess), uint64(sub)) })
 	if h.r.link != nil {
 		h.r.link.Subscribed(sess, sub)
 	}
 }
 
 func (h subscriptionHooks) OnUnsubscribe(sess, sub wamp.ID) {
-	h.r.broker.Emit("wamp.subscription.on_unsubscribe", wamp.List(uint64(sess), uint64(sub)), wamp.Payload{}, nil)
+	h.r.emit("wamp.subscription.on_unsubscribe", func() wamp.Payload { return wamp.List(uint64(sess), uint64(sub)) })
 	if h.r.link != nil {
 		h.r.link.Unsubscribed(sess, sub)
 	}
 }
 
 func (h subscriptionHooks) OnDelete(sess, sub wamp.ID) {
-	h.r.broker.Emit("wamp.subscription.on_delete", wamp.List(uint64(sess), uint64(sub)), wamp.Payload{}, nil)
+	h.r.emit("wamp.subscription.on_delete", func() wamp.Payload { return wamp.List(uint64(sess), uint64(sub)) })
 }
 
 // registrationHooks publishes the registration meta events. The dealer
@@ -105,22 +105,22 @@ func (h subscriptionHooks) OnDelete(sess, sub wamp.ID) {
 type registrationHooks struct{ r *Realm }
 
 func (h registrationHooks) OnCreate(sess wamp.ID, info dealer.RegistrationInfo) {
-	h.r.broker.Emit("wamp.registration.on_create", wamp.List(uint64(sess), registrationDict(info)), wamp.Payload{}, nil)
+	h.r.emit("wamp.registration.on_create", func() wamp.Payload { return wamp.List(uint64(sess), registrationDict(info)) })
 }
 
 func (h registrationHooks) OnRegister(sess, reg wamp.ID) {
-	h.r.broker.Emit("wamp.registration.on_register", wamp.List(uint64(sess), uint64(reg)), wamp.Payload{}, nil)
+	h.r.emit("wamp.registration.on_register", func() wamp.Payload { return wamp.List(uint64(sess), uint64(reg)) })
 }
 
 func (h registrationHooks) OnUnregister(sess, reg wamp.ID) {
-	h.r.broker.Emit("wamp.registration.on_unregister", wamp.List(uint64(sess), uint64(reg)), wamp.Payload{}, nil)
+	h.r.emit("wamp.registration.on_unregister", func() wamp.Payload { return wamp.List(uint64(sess), uint64(reg)) })
 	if h.r.link != nil {
 		h.r.link.Unregistered(sess, reg)
 	}
 }
 
 func (h registrationHooks) OnDelete(sess, reg wamp.ID) {
-	h.r.broker.Emit("wamp.registration.on_delete", wamp.List(uint64(sess), uint64(reg)), wamp.Payload{}, nil)
+	h.r.emit("wamp.registration.on_delete", func() wamp.Payload { return wamp.List(uint64(sess), uint64(reg)) })
 }
 
 func registrationDict(i dealer.RegistrationInfo) map[string]any {

@@ -203,11 +203,20 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 	return welcome, nil
 }
 
+// emit publishes a meta event whose arguments args builds, only when
+// someone subscribes to it: building them costs each session's join and
+// leave about a kilobyte that is garbage in a router nobody watches.
+func (r *Realm) emit(topic wamp.URI, args func() wamp.Payload) {
+	if r.broker.HasSubscribers(topic) {
+		r.broker.Emit(topic, args(), wamp.Payload{}, nil)
+	}
+}
+
 // Joined publishes wamp.session.on_join once the session's WELCOME is
 // queued, so that nothing a watcher does about it reaches the session
 // first.
 func (r *Realm) Joined(s *session.Session) {
-	r.broker.Emit(wamp.MetaSessionOnJoin, wamp.List(sessionDetails(s)), wamp.Payload{}, nil)
+	r.emit(wamp.MetaSessionOnJoin, func() wamp.Payload { return wamp.List(sessionDetails(s)) })
 	if r.link != nil {
 		r.link.Joined(s)
 	}
@@ -286,7 +295,7 @@ func (r *Realm) Leave(s *session.Session) {
 			r.broker.Publish(s, t.publish())
 		}
 	}
-	r.broker.Emit(wamp.MetaSessionOnLeave, wamp.List(uint64(s.ID), s.AuthID, s.AuthRole), wamp.Payload{}, nil)
+	r.emit(wamp.MetaSessionOnLeave, func() wamp.Payload { return wamp.List(uint64(s.ID), s.AuthID, s.AuthRole) })
 }
 
 // Shutdown refuses new sessions and says GOODBYE to every attached one.
