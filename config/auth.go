@@ -169,38 +169,30 @@ func (d *decoder) authMethods(me entry) []AuthMethod {
 }
 
 func (d *decoder) principals(me entry) []Principal {
-	items, _ := d.list(me.val, me.path)
-	ps := make([]Principal, len(items))
-	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", me.path, i)
-		es, _ := d.mapping(item, path)
-		p := &ps[i]
-		for _, e := range es {
-			switch e.name {
-			case "authid":
-				p.AuthID, _ = d.str(e.val, e.path)
-			case "role":
-				p.Role, _ = d.str(e.val, e.path)
-			case "ticket":
-				p.Ticket = d.secret(e)
-			case "secret":
-				p.Secret = d.secret(e)
-			case "salt":
-				p.Salt, _ = d.str(e.val, e.path)
-			case "iterations":
-				p.Iterations = d.integer(e.val, e.path)
-			case "keylen":
-				p.KeyLen = d.integer(e.val, e.path)
-			case "pubkeys":
-				p.PubKeys = d.strings(e)
-			case "fingerprints":
-				p.Fingerprints = d.strings(e)
-			default:
-				d.unknown(e, path, principalKeys)
-			}
+	return records(d, me, func(p *Principal, e entry, path string) {
+		switch e.name {
+		case "authid":
+			p.AuthID, _ = d.str(e.val, e.path)
+		case "role":
+			p.Role, _ = d.str(e.val, e.path)
+		case "ticket":
+			p.Ticket = d.secret(e)
+		case "secret":
+			p.Secret = d.secret(e)
+		case "salt":
+			p.Salt, _ = d.str(e.val, e.path)
+		case "iterations":
+			p.Iterations = d.integer(e.val, e.path)
+		case "keylen":
+			p.KeyLen = d.integer(e.val, e.path)
+		case "pubkeys":
+			p.PubKeys = d.strings(e)
+		case "fingerprints":
+			p.Fingerprints = d.strings(e)
+		default:
+			d.unknown(e, path, principalKeys)
 		}
-	}
-	return ps
+	})
 }
 
 // strings reads a list of strings.

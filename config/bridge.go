@@ -136,80 +136,58 @@ func (d *decoder) bridge(me entry) *Bridge {
 }
 
 func (d *decoder) bridgeKeys(me entry) []BridgeKey {
-	items, _ := d.list(me.val, me.path)
-	ks := make([]BridgeKey, len(items))
-	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", me.path, i)
-		es, _ := d.mapping(item, path)
-		for _, e := range es {
-			switch e.name {
-			case "key":
-				ks[i].Key, _ = d.str(e.val, e.path)
-			case "secret":
-				ks[i].Secret = d.secret(e)
-			case "role":
-				ks[i].Role, _ = d.str(e.val, e.path)
-			default:
-				d.unknown(e, path, bridgeKeyKeys)
-			}
+	return records(d, me, func(r *BridgeKey, e entry, path string) {
+		switch e.name {
+		case "key":
+			r.Key, _ = d.str(e.val, e.path)
+		case "secret":
+			r.Secret = d.secret(e)
+		case "role":
+			r.Role, _ = d.str(e.val, e.path)
+		default:
+			d.unknown(e, path, bridgeKeyKeys)
 		}
-	}
-	return ks
+	})
 }
 
 func (d *decoder) bridgeWebhooks(me entry) []BridgeWebhook {
-	items, _ := d.list(me.val, me.path)
-	hs := make([]BridgeWebhook, len(items))
-	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", me.path, i)
-		es, _ := d.mapping(item, path)
-		for _, e := range es {
-			switch e.name {
-			case "path":
-				hs[i].Path, _ = d.str(e.val, e.path)
-			case "topic":
-				s, _ := d.str(e.val, e.path)
-				hs[i].Topic = wamp.URI(s)
-			case "headers":
-				hs[i].Headers = d.strings(e)
-			default:
-				d.unknown(e, path, bridgeWebhookKeys)
-			}
+	return records(d, me, func(r *BridgeWebhook, e entry, path string) {
+		switch e.name {
+		case "path":
+			r.Path, _ = d.str(e.val, e.path)
+		case "topic":
+			s, _ := d.str(e.val, e.path)
+			r.Topic = wamp.URI(s)
+		case "headers":
+			r.Headers = d.strings(e)
+		default:
+			d.unknown(e, path, bridgeWebhookKeys)
 		}
-	}
-	return hs
+	})
 }
 
 func (d *decoder) bridgeSubscribers(me entry) []BridgeSubscriber {
-	items, _ := d.list(me.val, me.path)
-	ss := make([]BridgeSubscriber, len(items))
-	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", me.path, i)
-		es, _ := d.mapping(item, path)
-		s := &ss[i]
-		for _, e := range es {
-			switch e.name {
-			case "topic":
-				t, _ := d.str(e.val, e.path)
-				s.Topic = wamp.URI(t)
-			case "match":
-				s.Match, _ = d.str(e.val, e.path)
-			case "url":
-				s.URL, _ = d.str(e.val, e.path)
-			case "timeout":
-				s.Timeout = d.duration(e.val, e.path)
-			case "retries":
-				s.Retries = d.integer(e.val, e.path)
-			case "backoff":
-				s.Backoff = d.duration(e.val, e.path)
-			case "queue":
-				s.Queue = d.integer(e.val, e.path)
-			default:
-				d.unknown(e, path, bridgeSubscriberKeys)
-			}
+	return records(d, me, func(s *BridgeSubscriber, e entry, path string) {
+		switch e.name {
+		case "topic":
+			t, _ := d.str(e.val, e.path)
+			s.Topic = wamp.URI(t)
+		case "match":
+			s.Match, _ = d.str(e.val, e.path)
+		case "url":
+			s.URL, _ = d.str(e.val, e.path)
+		case "timeout":
+			s.Timeout = d.duration(e.val, e.path)
+		case "retries":
+			s.Retries = d.integer(e.val, e.path)
+		case "backoff":
+			s.Backoff = d.duration(e.val, e.path)
+		case "queue":
+			s.Queue = d.integer(e.val, e.path)
+		default:
+			d.unknown(e, path, bridgeSubscriberKeys)
 		}
-	}
-	return ss
+	})
 }
 
 // bridge checks a transport's bridge settings.

@@ -753,27 +753,36 @@ func (d *decoder) realms(me entry) []Realm {
 	return rs
 }
 
-func (d *decoder) history(me entry) []History {
+// records reads a list of mappings into one T each: each is called with
+// the item's T for every key of its mapping, and path names the item for
+// errors ("realms[0].history[2]").
+func records[T any](d *decoder, me entry, each func(t *T, e entry, path string)) []T {
 	items, _ := d.list(me.val, me.path)
-	hs := make([]History, len(items))
+	ts := make([]T, len(items))
 	for i, item := range items {
 		path := fmt.Sprintf("%s[%d]", me.path, i)
 		es, _ := d.mapping(item, path)
 		for _, e := range es {
-			switch e.name {
-			case "topic":
-				s, _ := d.str(e.val, e.path)
-				hs[i].Topic = wamp.URI(s)
-			case "match":
-				hs[i].Match, _ = d.str(e.val, e.path)
-			case "limit":
-				hs[i].Limit = d.integer(e.val, e.path)
-			default:
-				d.unknown(e, path, historyKeys)
-			}
+			each(&ts[i], e, path)
 		}
 	}
-	return hs
+	return ts
+}
+
+func (d *decoder) history(me entry) []History {
+	return records(d, me, func(r *History, e entry, path string) {
+		switch e.name {
+		case "topic":
+			s, _ := d.str(e.val, e.path)
+			r.Topic = wamp.URI(s)
+		case "match":
+			r.Match, _ = d.str(e.val, e.path)
+		case "limit":
+			r.Limit = d.integer(e.val, e.path)
+		default:
+			d.unknown(e, path, historyKeys)
+		}
+	})
 }
 
 func (d *decoder) limits(me entry, l *Limits) {
