@@ -238,3 +238,48 @@ func TestNoClusterNoClusterMetrics(t *testing.T) {
 		t.Errorf("/status cluster of a node alone: %+v", st.Cluster)
 	}
 }
+
+// TestClusterNodeDeathMetrics kills node b of an embedded pair (its NATS
+// connection and embedded server vanish): b is not ready at once; a takes
+// b for dead, counts it, lists it as not alive in /status, and is ready
+// again as a node whose peers are gone.
+func TestClusterNodeDeathMetrics(t *testing.T) {
+	rs := startCluster(t, 2, time.Second)
+	a, b := rs[0], rs[1]
+	cmWaitReady(t, rs, http.StatusOK)
+	bID := b.Cluster().Status().ID
+
+	b.Cluster().Kill()
+	code, body := cmGet(t, cmBase(b)+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "cluster: left the cluster") {
+		t.Errorf("/readyz of the killed node: %d %s", code, body)
+	}
+	waitFor(t, "a takes b for dead", func() bool {
+		return cmScrape(t, a)["switchboard_cluster_nodes_dead_total"] == 1
+	})
+	cmWaitReady(t, rs[:1], http.StatusOK)
+	m := cmScrape(t, a)
+	if m["switchboard_cluster_nodes_alive"] != 0 || m["switchboard_cluster_linked"] != 1 || m["switchboard_cluster_nodes_left_total"] != 0 {
+		t.Errorf("a after b's death: alive %v linked %v left %v", m["switchboard_cluster_nodes_alive"],
+			m["switchboard_cluster_linked"], m["switchboard_cluster_nodes_left_total"])
+	}
+	st := cmStatus(t, a).Cluster
+	if len(st.Members) != 2 || !st.Members[0].Self || st.Members[1].ID != bID || st.Members[1].Name != "n1" || st.Members[1].Alive {
+		t.Errorf("a's members after b's death: %+v", st.Members)
+	}
+}
+
+// TestClusterGoodbyeMetrics: a node that stops cleanly is counted as
+// left, not dead, at once.
+func TestClusterGoodbyeMetrics(t *testing.T) {
+	rs := startCluster(t, 2, 10*time.Second)
+	cmWaitReady(t, rs, http.StatusOK)
+	rs[1].Cluster().Close()
+	waitFor(t, "a hears b leave", func() bool {
+		m := cmScrape(t, rs[0])
+		return m["switchboard_cluster_nodes_left_total"] == 1 && m["switchboard_cluster_nodes_alive"] == 0
+	})
+	if m := cmScrape(t, rs[0]); m["switchboard_cluster_nodes_dead_total"] != 0 {
+		t.Errorf("a node that said goodbye counted dead: %v", m["switchboard_cluster_nodes_dead_total"])
+	}
+}
