@@ -9,8 +9,9 @@
 //
 // Concurrency: each NATS subscription (control, data, claims) is handled
 // on a goroutine of its own, one message after another, which keeps each
-// sender's order; state changes are published by one announcer goroutine
-// and heartbeats by another. The realm's notifications (Joined,
+// sender's order; state changes are published by one announcer goroutine,
+// heartbeats by another, and a third measures the NATS round trip. The
+// counters behind Stats and Status are atomics (stats.go). The realm's notifications (Joined,
 // Subscribed, ...) never block: they queue. Lock order: Realm.mirrorMu ->
 // the realm's, broker's and dealer's locks -> Realm.localMu,
 // Realm.relayMu, Node.mu and the announcer's mutex (leaves).

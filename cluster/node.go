@@ -38,8 +38,14 @@ type Node struct {
 
 	dataIn atomic.Uint64 // data messages received
 
+	stats counters // stats.go
+
 	mu    sync.Mutex
 	peers map[uint64]*peer
+	// linkGen counts the NATS (re)connections: a peer is synchronised when
+	// a snapshot of it arrived in the current one (LinkErr).
+	linkGen uint64
+	gone    []goneNode // the last nodes taken for dead or gone, for Status
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -57,6 +63,7 @@ type peer struct {
 	lastSeen time.Time
 	lastSeq  uint64 // last state message applied; 0 before the first
 	synced   bool   // a snapshot of it has been applied
+	syncGen  uint64 // linkGen when the last snapshot was applied
 }
 
 // New returns a node for cfg (which SetDefaults and Validate have seen).
@@ -76,6 +83,8 @@ func New(cfg config.Cluster, log *slog.Logger) *Node {
 		realms: make(map[wamp.URI]*Realm),
 		peers:  make(map[uint64]*peer),
 		stop:   make(chan struct{}),
+
+		linkGen: 1,
 
 		settled: make(chan struct{}),
 	}
@@ -161,9 +170,14 @@ func (n *Node) Start() error {
 		// lost (docs/cluster.md), and resynchronisation repairs the state.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.stats.disconnects.Add(1)
 			n.log.Warn("NATS connection lost", "error", err)
 		}),
 		nats.ReconnectHandler(func(_ *nats.Conn) {
+			n.stats.reconnects.Add(1)
+			n.mu.Lock()
+			n.linkGen++ // what was heard before the gap may be stale
+			n.mu.Unlock()
 			n.log.Info("NATS connection back: resynchronising")
 			n.ann.requestSnapshot()
 			n.sendCtl(ctlMsg{T: "sync"})
@@ -225,9 +239,10 @@ func (n *Node) Start() error {
 		return fmt.Errorf("cluster: NATS: %w", err)
 	}
 	time.AfterFunc(n.cfg.FailureTimeout/2, n.settle)
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.ann.run()
 	go n.heartbeat()
+	go n.measureRTT()
 	n.ann.requestSnapshot()
 	n.sendCtl(ctlMsg{T: "sync"})
 	url = nc.ConnectedUrlRedacted()
@@ -351,6 +366,12 @@ type ctlMsg struct {
 
 func (n *Node) sendCtl(m ctlMsg) {
 	m.Node, m.Name = n.id, n.cfg.Node
+	switch m.T {
+	case "sync":
+		n.stats.syncsSent.Add(1)
+	case "snap":
+		n.stats.snapsSent.Add(1)
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		n.log.Error("cannot encode a control message", "error", err)
@@ -380,11 +401,13 @@ func (n *Node) heartbeat() {
 		for id, p := range n.peers {
 			if now.Sub(p.lastSeen) > n.cfg.FailureTimeout {
 				delete(n.peers, id)
+				n.forgetLocked(id, p.name)
 				dead = append(dead, id)
 			}
 		}
 		n.mu.Unlock()
 		for _, id := range dead {
+			n.stats.nodesDead.Add(1)
 			n.log.Warn("node silent: taken for dead", "peer", strconv.FormatUint(id, 16))
 			n.dropNode(id)
 		}
@@ -430,9 +453,13 @@ func (n *Node) onCtl(msg *nats.Msg) {
 	if m.T == "bye" {
 		n.mu.Lock()
 		_, known := n.peers[m.Node]
-		delete(n.peers, m.Node)
+		if known {
+			delete(n.peers, m.Node)
+			n.forgetLocked(m.Node, m.Name)
+		}
 		n.mu.Unlock()
 		if known {
+			n.stats.nodesLeft.Add(1)
 			n.log.Info("node left the cluster", "peer", m.Name)
 			n.dropNode(m.Node)
 		}
@@ -451,8 +478,11 @@ func (n *Node) onCtl(msg *nats.Msg) {
 	case "hb":
 		n.mu.Lock()
 		behind := p.synced && m.Seq > p.lastSeq
+		// No snapshot since this node's last reconnection: the request
+		// for it, or the answer, was lost in the gap.
+		stale := !isNew && p.syncGen != n.linkGen
 		n.mu.Unlock()
-		if behind {
+		if behind || stale {
 			// A state message was lost (a gap in the connection).
 			n.sendCtl(ctlMsg{T: "sync", Target: m.Node})
 		}
@@ -473,8 +503,9 @@ func (n *Node) onCtl(msg *nats.Msg) {
 			}
 		}
 		n.mu.Lock()
-		p.lastSeq, p.synced = m.Seq, true
+		p.lastSeq, p.synced, p.syncGen = m.Seq, true, n.linkGen
 		n.mu.Unlock()
+		n.stats.snapsApplied.Add(1)
 	case "state":
 		n.mu.Lock()
 		gap := p.synced && m.Seq != p.lastSeq+1

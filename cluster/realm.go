@@ -132,7 +132,9 @@ func (n *Node) sendData(node uint64, kind byte, sid wamp.ID, realmName wamp.URI,
 	if err != nil {
 		return err
 	}
-	return n.nc.Publish(n.dataSubject(node), b)
+	err = n.nc.Publish(n.dataSubject(node), b)
+	n.sent(kind, err)
+	return err
 }
 
 func infoOf(s *session.Session) sessInfo {
@@ -201,7 +203,9 @@ func (l *Realm) Forward(nodes []uint64, all bool, pub *broker.Publication) {
 		return
 	}
 	for _, node := range nodes {
-		if err := l.n.nc.Publish(l.n.dataSubject(node), b); err != nil {
+		err := l.n.nc.Publish(l.n.dataSubject(node), b)
+		l.n.sent(kindPub, err)
+		if err != nil {
 			l.n.log.Debug("publication not forwarded", "topic", string(pub.Topic), "error", err)
 		}
 	}
@@ -651,6 +655,9 @@ func (n *Node) onData(msg *nats.Msg) {
 	if err := decodeData(msg.Data, &h, m); err != nil {
 		n.log.Warn("bad data message", "error", err)
 		return
+	}
+	if h.kind <= kindAns {
+		n.stats.in[h.kind].Add(1)
 	}
 	l := n.realms[h.realm]
 	if l == nil || l.r == nil {

@@ -70,6 +70,9 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range bridgeDescs {
 		ch <- d
 	}
+	for _, d := range clusterDescs {
+		ch <- d
+	}
 }
 
 // realmSums are the per-realm sums over a realm's groups.
@@ -82,6 +85,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
 	// Before m.mu: the bridges are read under the router's lock.
 	m.collectBridges(ch)
+	m.collectCluster(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {

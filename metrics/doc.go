@@ -22,11 +22,11 @@
 // registry's mutex is taken only to resolve a group or realm (at join, at
 // realm creation) and to scrape.
 //
-// # Extension: the cluster
+// # The cluster
 //
 // Cluster metrics (link state, NATS round trip, events and calls forwarded
-// to other nodes) belong to the cluster package, which does not exist yet.
-// It is to implement prometheus.Collector over its own atomics the same
-// way and be handed to Metrics.Register; nothing here pretends to measure
-// it before then.
+// to other nodes, snapshots, node deaths) are atomics of the cluster node
+// (cluster.Stats), read at scrape time through the function SetCluster
+// sets; a node alone exports none of them. Their only labels are fixed
+// sets (direction).
 package metrics

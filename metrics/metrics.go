@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/dealer"
 	"github.com/switchboard/switchboard/session"
 	"github.com/switchboard/switchboard/wamp"
@@ -24,6 +25,8 @@ type Metrics struct {
 	handshake *Group
 	// bridges reads the HTTP bridges' counters (SetBridges); nil: none.
 	bridges atomic.Pointer[func() []Bridge]
+	// cluster reads the cluster node's counters (SetCluster); nil: none.
+	cluster atomic.Pointer[func() cluster.Stats]
 }
 
 type groupKey struct{ realm, transport, serializer string }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"github.com/switchboard/switchboard/cluster"
+	"github.com/switchboard/switchboard/metrics"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/wamp"
 )
@@ -52,4 +53,19 @@ func (r *Router) clusterHas(id wamp.ID) bool {
 		}
 	}
 	return false
+}
+
+// addClusterReadyCheck makes /readyz fail while a clustered node is not
+// linked: NATS down, or not yet synchronised with the nodes it knows.
+func (r *Router) addClusterReadyCheck() {
+	if r.node != nil {
+		r.AddReadyCheck("cluster", r.node.LinkErr)
+	}
+}
+
+// setClusterMetrics exports the cluster node's counters through m.
+func (r *Router) setClusterMetrics(m *metrics.Metrics) {
+	if r.node != nil {
+		m.SetCluster(r.node.Stats)
+	}
 }

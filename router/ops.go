@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard/switchboard/auth"
+	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/metrics"
 	"github.com/switchboard/switchboard/realm"
@@ -57,6 +58,7 @@ type readyCheck struct {
 func (r *Router) initOps(lim *auth.Limiter) {
 	r.ops.limiter = lim
 	r.ops.current = r.cfg
+	r.addClusterReadyCheck()
 	if r.cfg.Metrics.Disabled {
 		return
 	}
@@ -64,6 +66,7 @@ func (r *Router) initOps(lim *auth.Limiter) {
 	r.ops.metrics = m
 	r.sessCfg.Stats = m.Handshake()
 	m.SetBridges(r.bridgeMetrics)
+	r.setClusterMetrics(m)
 	reg, err := m.Registry()
 	if err != nil {
 		// Only a programming error (two collectors with one metric name)
@@ -119,8 +122,8 @@ func (r *Router) authFailed(rl *realm.Realm, details wamp.Dict, allowed []string
 }
 
 // AddReadyCheck adds a condition to /readyz: while fn returns an error the
-// node is not ready, and the error says why. The cluster is to add one for
-// its link to NATS.
+// node is not ready, and the error says why. The cluster adds one for its
+// link (router/cluster.go).
 func (r *Router) AddReadyCheck(name string, fn func() error) {
 	r.ops.readyMu.Lock()
 	r.ops.ready = append(r.ops.ready, readyCheck{name, fn})
@@ -254,9 +257,9 @@ type Status struct {
 	Uptime    float64       `json:"uptime_seconds"`
 	Listeners []Listener    `json:"listeners"`
 	Realms    []RealmStatus `json:"realms"`
-	// Cluster lists the members of the cluster; null until the cluster
-	// exists.
-	Cluster []string `json:"cluster"`
+	// Cluster is the node's link and the members it knows; null for a
+	// node alone.
+	Cluster *cluster.Status `json:"cluster"`
 	// Metrics are the counters since start; absent when metrics are
 	// disabled.
 	Metrics *metrics.Snapshot `json:"metrics,omitempty"`
@@ -290,6 +293,10 @@ func (r *Router) Status() Status {
 			Subscriptions: s.Subscriptions, Registrations: s.Registrations, PendingCalls: s.PendingCalls})
 	}
 	sort.Slice(st.Realms, func(i, j int) bool { return st.Realms[i].Name < st.Realms[j].Name })
+	if r.node != nil {
+		cs := r.node.Status()
+		st.Cluster = &cs
+	}
 	if m := r.ops.metrics; m != nil {
 		snap := m.Snapshot()
 		st.Metrics = &snap

@@ -127,7 +127,27 @@ func printStatus(w io.Writer, st *router.Status) {
 	for _, r := range st.Realms {
 		fmt.Fprintf(w, "%-30s %9d %13d %13d %8d\n", r.Name, r.Sessions, r.Subscriptions, r.Registrations, r.PendingCalls)
 	}
-	if len(st.Cluster) > 0 {
-		fmt.Fprintf(w, "cluster   %s\n", strings.Join(st.Cluster, ", "))
+	if c := st.Cluster; c != nil {
+		link := "linked"
+		if !c.Linked {
+			link = "not linked: " + c.Reason
+		}
+		rtt := time.Duration(c.RTT * float64(time.Second)).Round(time.Microsecond)
+		fmt.Fprintf(w, "cluster   %s, node %s (%s): %s, NATS round trip %s\n", c.Cluster, c.Node, c.ID, link, rtt)
+		fmt.Fprintf(w, "%-22s %-19s %-6s %-6s %9s\n", "MEMBER", "ID", "ALIVE", "SYNCED", "SESSIONS")
+		for _, m := range c.Members {
+			name := m.Name
+			if m.Self {
+				name += " (this node)"
+			}
+			fmt.Fprintf(w, "%-22s %-19s %-6s %-6s %9d\n", name, m.ID, yesNo(m.Alive), yesNo(m.Synced), m.Sessions)
+		}
 	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
