@@ -21,6 +21,8 @@ import (
 	"time"
 
 	nwamp "github.com/gammazero/nexus/v3/wamp"
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
 
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/router"
@@ -201,5 +203,74 @@ func TestExternalNATSTLSUserPassword(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "cluster: connect to NATS") || !strings.Contains(strings.ToLower(err.Error()), c.want) {
 			t.Errorf("%s: start error %v, want a cluster connect error about %q", c.name, err, c.want)
 		}
+	}
+}
+
+// operatorCreds sets up NATS decentralized auth: an operator, an account
+// and a user signed by it, a nats-server config that trusts the operator
+// and preloads the account, and the user's .creds file. It returns the
+// config path and the creds path; other is the creds of a user of an
+// account the server does not know.
+func operatorCreds(t *testing.T) (conf, creds, other string) {
+	t.Helper()
+	dir := t.TempDir()
+	fail := func(err error) {
+		if err != nil {
+			t.Helper()
+			t.Fatal(err)
+		}
+	}
+	opKP, err := nkeys.CreateOperator()
+	fail(err)
+	opPub, err := opKP.PublicKey()
+	fail(err)
+	opJWT, err := jwt.NewOperatorClaims(opPub).Encode(opKP)
+	fail(err)
+	account := func() (nkeys.KeyPair, string, string) {
+		kp, err := nkeys.CreateAccount()
+		fail(err)
+		pub, err := kp.PublicKey()
+		fail(err)
+		j, err := jwt.NewAccountClaims(pub).Encode(opKP)
+		fail(err)
+		return kp, pub, j
+	}
+	userCreds := func(accKP nkeys.KeyPair, name string) string {
+		kp, err := nkeys.CreateUser()
+		fail(err)
+		pub, err := kp.PublicKey()
+		fail(err)
+		j, err := jwt.NewUserClaims(pub).Encode(accKP)
+		fail(err)
+		seed, err := kp.Seed()
+		fail(err)
+		b, err := jwt.FormatUserConfig(j, seed)
+		fail(err)
+		p := filepath.Join(dir, name)
+		fail(os.WriteFile(p, b, 0o600))
+		return p
+	}
+	accKP, accPub, accJWT := account()
+	strangerKP, _, _ := account()
+	conf = filepath.Join(dir, "nats.conf")
+	fail(os.WriteFile(conf, fmt.Appendf(nil, "operator: %q\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n}\n", opJWT, accPub, accJWT), 0o600))
+	return conf, userCreds(accKP, "user.creds"), userCreds(strangerKP, "stranger.creds")
+}
+
+// TestExternalNATSCredsFile runs two nodes through a nats-server process
+// in operator (JWT) mode, authenticated by a .creds file; creds of an
+// account the server does not trust fail the start.
+func TestExternalNATSCredsFile(t *testing.T) {
+	conf, creds, stranger := operatorCreds(t)
+	url := startNATSServer(t, "-c", conf)
+	auth := func(n *config.ExternalNATS) { n.Credentials = creds }
+	crossEvent(t, []*router.Router{
+		externalNode(t, "a", url, 3*time.Second, auth),
+		externalNode(t, "b", url, 3*time.Second, auth),
+	})
+	err := startErr(t, url, func(n *config.ExternalNATS) { n.Credentials = stranger })
+	t.Logf("stranger: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "cluster: connect to NATS") || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+		t.Errorf("start with the creds of an unknown account: %v, want a cluster connect error about authorization", err)
 	}
 }

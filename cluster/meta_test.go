@@ -85,4 +85,3 @@ func equalSorted(got, want []uint64) bool {
 	slices.Sort(w)
 	return slices.Equal(got, w)
 }
-
