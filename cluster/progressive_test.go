@@ -162,4 +162,17 @@ func TestProgressiveInvocationsAcrossNodes(t *testing.T) {
 		t.Fatalf("caller got %v, want ERROR canceled", m)
 	}
 	waitFor(t, "no call pending after the cancel", func() bool { return rs[0].Realm("realm1").Stats().PendingCalls == 0 })
+
+	// A remote callee that did not announce progressive call invocations
+	// is refused on the caller's node, which knows its features.
+	plain := rawJoin(t, rs[1], "callee")
+	if _, err := plain.Register("com.plain", nil); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	waitCallees(t, rs, "com.plain", "exact", 1)
+	must(t, caller.Send(&wamp.Message{Type: wamp.CALL, Request: req + 2, URI: "com.plain", Details: wamp.Dict{"progress": true}, Args: wamp.List(0)}))
+	m = recvRaw(t, caller)
+	if m.Type != wamp.ERROR || m.Request != req+2 || m.URI != wamp.ErrFeatureNotSupported {
+		t.Fatalf("caller got %v, want ERROR %s", m, wamp.ErrFeatureNotSupported)
+	}
 }
