@@ -682,5 +682,7 @@ func (n *Node) onData(msg *nats.Msg) {
 		l.interrupt(h.from, h.session, m)
 	case kindAns:
 		l.answerIn(h.from, h.session, m)
+	case kindKill:
+		l.killLocal(h.session, m)
 	}
 }

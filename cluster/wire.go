@@ -25,6 +25,7 @@ const (
 	kindInv
 	kindInt
 	kindAns
+	kindKill // GOODBYE reason for the local session (wamp.session.kill*)
 )
 
 type dataHeader struct {

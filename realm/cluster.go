@@ -31,6 +31,9 @@ type Link interface {
 	// Answer takes a local callee's YIELD or ERROR when it answers an
 	// INVOCATION from another node, and reports whether it did.
 	Answer(s *session.Session, m *wamp.Message) bool
+	// Kill asks the node of remote session sid to close it with GOODBYE
+	// reason (wamp.session.kill*); it does not wait for the close.
+	Kill(node uint64, sid wamp.ID, reason wamp.URI, msg string)
 }
 
 // RemoteSession is a session attached to another node of the cluster.
@@ -127,6 +130,19 @@ func (r *Realm) remoteDetails(id wamp.ID) (map[string]any, bool) {
 // clusterIDs returns the id function of broker and dealer in a cluster.
 func clusterIDs(name wamp.URI) func(wamp.URI, string) wamp.ID {
 	return func(uri wamp.URI, match string) wamp.ID { return ClusterID(name, uri, match) }
+}
+
+// remoteWhere returns copies of the remote sessions for which keep holds.
+func (r *Realm) remoteWhere(keep func(*RemoteSession) bool) []RemoteSession {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []RemoteSession
+	for _, rs := range r.remote {
+		if keep(rs) {
+			out = append(out, *rs)
+		}
+	}
+	return out
 }
 
 // HasRemote reports whether id is a session of another node.

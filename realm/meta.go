@@ -238,8 +238,8 @@ func (r *Realm) registerMeta() error {
 		"wamp.session.list":             one(r.sessionList),
 		"wamp.session.get":              one(r.sessionGet),
 		"wamp.session.kill":             none(r.sessionKill),
-		"wamp.session.kill_by_authid":   one(r.killBy(func(s *session.Session, v string) bool { return s.AuthID == v }, "authid", true)),
-		"wamp.session.kill_by_authrole": one(r.killBy(func(s *session.Session, v string) bool { return s.AuthRole == v }, "authrole", false)),
+		"wamp.session.kill_by_authid":   one(r.killBy(func(s *session.Session, v string) bool { return s.AuthID == v }, func(s *RemoteSession, v string) bool { return s.AuthID == v }, "authid", true)),
+		"wamp.session.kill_by_authrole": one(r.killBy(func(s *session.Session, v string) bool { return s.AuthRole == v }, func(s *RemoteSession, v string) bool { return s.AuthRole == v }, "authrole", false)),
 		"wamp.session.kill_all":         one(r.killAll),
 		"wamp.session.add_testament":    none(r.addTestament),
 		"wamp.session.flush_testaments": none(r.flushTestaments),
@@ -362,6 +362,13 @@ func (r *Realm) sessionKill(caller wamp.ID, args []any, kwargs map[string]any) e
 		return err
 	}
 	s := r.session(id)
+	if s == nil && r.link != nil {
+		// A session of another node: its node closes it (docs/cluster.md).
+		if rs := r.remoteWhere(func(rs *RemoteSession) bool { return rs.ID == id }); len(rs) == 1 {
+			r.link.Kill(rs[0].Node, id, reason, msg)
+			return nil
+		}
+	}
 	// The caller's own session counts as none: "no other session with
 	// that ID exists" (meta_api_sessions.md).
 	if s == nil || id == caller {
@@ -371,9 +378,10 @@ func (r *Realm) sessionKill(caller wamp.ID, args []any, kwargs map[string]any) e
 	return nil
 }
 
-// killBy kills the sessions other than the caller for which match holds;
-// it answers with their ids (kill_by_authid) or their count.
-func (r *Realm) killBy(match func(*session.Session, string) bool, name string, ids bool) func(wamp.ID, []any, map[string]any) (any, error) {
+// killBy kills the sessions other than the caller for which match holds
+// (remote: those of other nodes, which their nodes close); it answers with
+// their ids (kill_by_authid) or their count.
+func (r *Realm) killBy(match func(*session.Session, string) bool, remote func(*RemoteSession, string) bool, name string, ids bool) func(wamp.ID, []any, map[string]any) (any, error) {
 	return func(caller wamp.ID, args []any, kwargs map[string]any) (any, error) {
 		v, err := argString(args, 0, name)
 		if err != nil {
@@ -388,6 +396,12 @@ func (r *Realm) killBy(match func(*session.Session, string) bool, name string, i
 			if s.ID != caller && match(s, v) {
 				s.Goodbye(reason, msg)
 				killed = append(killed, s.ID)
+			}
+		}
+		if r.link != nil {
+			for _, rs := range r.remoteWhere(func(rs *RemoteSession) bool { return remote(rs, v) }) {
+				r.link.Kill(rs.Node, rs.ID, reason, msg)
+				killed = append(killed, rs.ID)
 			}
 		}
 		if ids {

@@ -227,6 +227,16 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		t.Fatal("joined with a wrong ticket")
 	}
 
+	// The timed-out and the canceled call (killnowait) were answered at
+	// once; the callee's ERRORs after its INTERRUPTs are still on their
+	// way, and a GOODBYE from the callee would overtake them: nexus
+	// drops an invocation's answer once it is closing. Wait until the
+	// dealer has them (no tombstone left) before closing.
+	for deadline := time.Now().Add(bound); r.Realm("realm1").Stats().PendingCalls != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still pending after %v: the callee did not answer its INTERRUPTs", bound)
+		}
+	}
 	for _, c := range []*client.Client{sub, pub, callee, caller} {
 		_ = c.Close()
 	}

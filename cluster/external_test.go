@@ -1,0 +1,276 @@
+package cluster_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	nwamp "github.com/gammazero/nexus/v3/wamp"
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+
+	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/router"
+	"github.com/switchboard/switchboard/router/routertest"
+)
+
+// testPKI is a CA with a server certificate for 127.0.0.1 and a client
+// certificate, written as PEM files in a temp dir.
+type testPKI struct {
+	CA, ServerCert, ServerKey, ClientCert, ClientKey string
+	// OtherCA signed none of them.
+	OtherCA string
+}
+
+func newPKI(t *testing.T) testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	serial := int64(0)
+	tmpl := func(cn string) *x509.Certificate {
+		serial++
+		return &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: cn},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(24 * time.Hour),
+		}
+	}
+	makeCA := func(cn string) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+		k := newKey()
+		c := tmpl(cn)
+		c.IsCA, c.BasicConstraintsValid = true, true
+		c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
+		der, err := x509.CreateCertificate(rand.Reader, c, c, &k.PublicKey, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parsed, k, der
+	}
+	ca, caKey, caDER := makeCA("switchboard test CA")
+	_, _, otherDER := makeCA("another CA")
+	leaf := func(name string, usage x509.ExtKeyUsage) (string, string) {
+		k := newKey()
+		c := tmpl(name)
+		c.KeyUsage = x509.KeyUsageDigitalSignature
+		c.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+		c.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		der, err := x509.CreateCertificate(rand.Reader, c, ca, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kd, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", kd)
+	}
+	p := testPKI{CA: write("ca.pem", "CERTIFICATE", caDER), OtherCA: write("other-ca.pem", "CERTIFICATE", otherDER)}
+	p.ServerCert, p.ServerKey = leaf("server", x509.ExtKeyUsageServerAuth)
+	p.ClientCert, p.ClientKey = leaf("client", x509.ExtKeyUsageClientAuth)
+	return p
+}
+
+// startNATSServer runs the nats-server binary with args on a random port
+// of 127.0.0.1 and returns its client URL.
+func startNATSServer(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := natsServerBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, append([]string{"-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir}, args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// nats-server writes the ports it listens on once it is ready.
+	ports := filepath.Join(dir, fmt.Sprintf("nats-server_%d.ports", cmd.Process.Pid))
+	var info struct{ Nats []string }
+	waitFor(t, "nats-server ports file", func() bool {
+		b, err := os.ReadFile(ports)
+		return err == nil && json.Unmarshal(b, &info) == nil && len(info.Nats) > 0
+	})
+	u, err := url.Parse(info.Nats[0])
+	if err != nil {
+		t.Fatalf("nats-server url %q: %v", info.Nats[0], err)
+	}
+	return "nats://" + u.Host
+}
+
+// startErr is the error of starting a node configured by auth on url.
+func startErr(t *testing.T, url string, auth func(*config.ExternalNATS)) error {
+	t.Helper()
+	cfg := routertest.Config()
+	cfg.Cluster = &config.Cluster{Name: "ext", NATS: &config.ExternalNATS{URLs: []string{url}}}
+	auth(cfg.Cluster.NATS)
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	r, err := router.New(cfg, router.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Start()
+	if err == nil {
+		_ = r.Shutdown(context.Background())
+	}
+	return err
+}
+
+// crossEvent checks that an event published on rs[0] reaches a
+// subscriber on rs[1].
+func crossEvent(t *testing.T, rs []*router.Router) {
+	t.Helper()
+	waitMesh(t, rs)
+	sub := connect(t, rs[1])
+	events := make(chan *nwamp.Event, 1)
+	must(t, sub.Subscribe("com.ext.secure", func(ev *nwamp.Event) { events <- ev }, nil))
+	waitSubscribers(t, rs, "com.ext.secure", "exact", 1)
+	pub := connect(t, rs[0])
+	must(t, pub.Publish("com.ext.secure", nil, nwamp.List{"crossed"}, nil))
+	select {
+	case ev := <-events:
+		if ev.Arguments[0] != "crossed" {
+			t.Fatalf("event %v", ev.Arguments)
+		}
+	case <-time.After(bound):
+		t.Fatal("no event through the external NATS")
+	}
+	_, err := pub.Call(context.Background(), "wamp.session.count", nil, nil, nil, nil)
+	must(t, err)
+}
+
+// TestExternalNATSTLSUserPassword runs two nodes through a nats-server
+// process that requires TLS with client certificates and a user and
+// password; a wrong password, a missing client certificate and an
+// untrusted server certificate each fail the start with a clear error.
+func TestExternalNATSTLSUserPassword(t *testing.T) {
+	pki := newPKI(t)
+	url := startNATSServer(t, "--tls", "--tlscert", pki.ServerCert, "--tlskey", pki.ServerKey,
+		"--tlsverify", "--tlscacert", pki.CA, "--user", "sb", "--pass", "s3cret")
+	good := func(n *config.ExternalNATS) {
+		n.User, n.Password = "sb", "s3cret"
+		n.TLS = &config.NATSTLS{CA: pki.CA, Cert: pki.ClientCert, Key: pki.ClientKey}
+	}
+	crossEvent(t, []*router.Router{
+		externalNode(t, "a", url, 3*time.Second, good),
+		externalNode(t, "b", url, 3*time.Second, good),
+	})
+
+	for _, c := range []struct {
+		name string
+		auth func(*config.ExternalNATS)
+		want string
+	}{
+		{"wrong password", func(n *config.ExternalNATS) { good(n); n.Password = "wrong" }, "authorization violation"},
+		{"no client certificate", func(n *config.ExternalNATS) { good(n); n.TLS.Cert, n.TLS.Key = "", "" }, "tls"},
+		{"untrusted server", func(n *config.ExternalNATS) { good(n); n.TLS.CA = pki.OtherCA }, "certificate"},
+	} {
+		err := startErr(t, url, c.auth)
+		t.Logf("%s: %v", c.name, err)
+		if err == nil || !strings.Contains(err.Error(), "cluster: connect to NATS") || !strings.Contains(strings.ToLower(err.Error()), c.want) {
+			t.Errorf("%s: start error %v, want a cluster connect error about %q", c.name, err, c.want)
+		}
+	}
+}
+
+// operatorCreds sets up NATS decentralized auth: an operator, an account
+// and a user signed by it, a nats-server config that trusts the operator
+// and preloads the account, and the user's .creds file. It returns the
+// config path and the creds path; other is the creds of a user of an
+// account the server does not know.
+func operatorCreds(t *testing.T) (conf, creds, other string) {
+	t.Helper()
+	dir := t.TempDir()
+	fail := func(err error) {
+		if err != nil {
+			t.Helper()
+			t.Fatal(err)
+		}
+	}
+	opKP, err := nkeys.CreateOperator()
+	fail(err)
+	opPub, err := opKP.PublicKey()
+	fail(err)
+	opJWT, err := jwt.NewOperatorClaims(opPub).Encode(opKP)
+	fail(err)
+	account := func() (nkeys.KeyPair, string, string) {
+		kp, err := nkeys.CreateAccount()
+		fail(err)
+		pub, err := kp.PublicKey()
+		fail(err)
+		j, err := jwt.NewAccountClaims(pub).Encode(opKP)
+		fail(err)
+		return kp, pub, j
+	}
+	userCreds := func(accKP nkeys.KeyPair, name string) string {
+		kp, err := nkeys.CreateUser()
+		fail(err)
+		pub, err := kp.PublicKey()
+		fail(err)
+		j, err := jwt.NewUserClaims(pub).Encode(accKP)
+		fail(err)
+		seed, err := kp.Seed()
+		fail(err)
+		b, err := jwt.FormatUserConfig(j, seed)
+		fail(err)
+		p := filepath.Join(dir, name)
+		fail(os.WriteFile(p, b, 0o600))
+		return p
+	}
+	accKP, accPub, accJWT := account()
+	strangerKP, _, _ := account()
+	conf = filepath.Join(dir, "nats.conf")
+	fail(os.WriteFile(conf, fmt.Appendf(nil, "operator: %q\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n}\n", opJWT, accPub, accJWT), 0o600))
+	return conf, userCreds(accKP, "user.creds"), userCreds(strangerKP, "stranger.creds")
+}
+
+// TestExternalNATSCredsFile runs two nodes through a nats-server process
+// in operator (JWT) mode, authenticated by a .creds file; creds of an
+// account the server does not trust fail the start.
+func TestExternalNATSCredsFile(t *testing.T) {
+	conf, creds, stranger := operatorCreds(t)
+	url := startNATSServer(t, "-c", conf)
+	auth := func(n *config.ExternalNATS) { n.Credentials = creds }
+	crossEvent(t, []*router.Router{
+		externalNode(t, "a", url, 3*time.Second, auth),
+		externalNode(t, "b", url, 3*time.Second, auth),
+	})
+	err := startErr(t, url, func(n *config.ExternalNATS) { n.Credentials = stranger })
+	t.Logf("stranger: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "cluster: connect to NATS") || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+		t.Errorf("start with the creds of an unknown account: %v, want a cluster connect error about authorization", err)
+	}
+}
