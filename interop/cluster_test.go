@@ -54,10 +54,13 @@ func TestAutobahnJSCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := string(b)
+		// One pass: a free port may begin with an example's port
+		// (42223 after 4222), which replacing in turn would rewrite again.
+		var pairs []string
 		for from, to := range moves {
-			src = strings.ReplaceAll(src, from, to)
+			pairs = append(pairs, from, to)
 		}
+		src := strings.NewReplacer(pairs...).Replace(string(b))
 		cfg := filepath.Join(tmp, name+".yaml")
 		if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
 			t.Fatal(err)
