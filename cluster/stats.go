@@ -19,7 +19,7 @@ type counters struct {
 
 	// Data messages handed to NATS (out) and received (in), per kind,
 	// indexed by kind byte; kind 0 is unused.
-	out, in      [kindAns + 1]atomic.Uint64
+	out, in      [numKinds]atomic.Uint64
 	sendFailures atomic.Uint64
 
 	snapsSent, snapsApplied atomic.Uint64

@@ -26,6 +26,8 @@ const (
 	kindInt
 	kindAns
 	kindKill // GOODBYE reason for the local session (wamp.session.kill*)
+
+	numKinds = iota + 1 // size of arrays indexed by kind
 )
 
 type dataHeader struct {
