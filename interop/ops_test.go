@@ -361,7 +361,7 @@ func TestStatusCommand(t *testing.T) {
 	if err := c.Subscribe("com.example.t", func(*nexuswamp.Event) {}, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"status", "-c", n.file}, {"status", "-url", n.http + "/status"}} {
+	for _, args := range [][]string{{"status", "-c", n.file}, {"status", "-url", n.http + "/status"}, {"status", "-url", n.http}} {
 		out, err := exec.Command(n.bin, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%q: %v\n%s", args, err, out)

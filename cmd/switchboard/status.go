@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -44,6 +45,11 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "switchboard status: %v\n", err)
 			return 1
 		}
+	}
+	// A node's base URL, as a user types it, means its /status.
+	if u, err := neturl.Parse(*url); err == nil && (u.Path == "" || u.Path == "/") {
+		u.Path = "/status"
+		*url = u.String()
 	}
 	body, err := getStatus(*url)
 	if err != nil {
