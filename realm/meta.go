@@ -498,6 +498,15 @@ func (r *Realm) addTestament(caller wamp.ID, args []any, kwargs map[string]any) 
 		if !ok {
 			return badArg("publish_options must be a dict")
 		}
+		// advanced/pubsub_testament.md: the options are PUBLISH.Options.
+		// Checked now, since a bad one at publication would be answered
+		// to a session that is gone.
+		if err := r.broker.CheckPublishOptions(d); err != nil {
+			if we, ok := err.(*wamp.Error); ok {
+				return wamp.NewError(we.URI, "publish_options: "+we.Msg)
+			}
+			return err
+		}
 		t.options = d
 	}
 	scope, err := testamentScope(kwargs)

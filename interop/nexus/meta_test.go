@@ -1323,6 +1323,8 @@ func testMetaBadArguments(t *testing.T, e metaEnv) {
 		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"scope": "forever"}, badArg},
 		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"scope": 1}, badArg},
 		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"publish_options": "x"}, badArg},
+		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"publish_options": wamp.Dict{"exclude_me": "no"}}, badArg},
+		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"publish_options": wamp.Dict{"eligible": "me"}}, badArg},
 		{"wamp.session.flush_testaments", nil, wamp.Dict{"scope": "all"}, badArg},
 		{"wamp.session.flush_testaments", nil, wamp.Dict{"scope": nil}, badArg},
 		{"wamp.subscription.lookup", nil, nil, badArg},
