@@ -641,7 +641,7 @@ func (r *Realm) countSubscribers(_ wamp.ID, args []any, _ map[string]any) (any, 
 
 // getEvents takes limit as the keyword argument the specification
 // (pubsub_event_history.md) names, or positionally, as Crossbar.io also
-// accepts it.
+// accepts it, and the specification's other filters (historyQuery).
 func (r *Realm) getEvents(_ wamp.ID, args []any, kwargs map[string]any) (any, error) {
 	id, err := argID(args, 0, "subscription")
 	if err != nil {
@@ -665,7 +665,12 @@ func (r *Realm) getEvents(_ wamp.ID, args []any, kwargs map[string]any) (any, er
 		}
 		limit = int(n)
 	}
-	events, err := r.broker.GetEvents(id, limit)
+	q, err := historyQuery(kwargs)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = limit
+	events, err := r.broker.QueryEvents(id, q)
 	switch {
 	case err == nil:
 	case errors.Is(err, broker.ErrNoSuchSubscription):
