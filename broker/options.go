@@ -187,3 +187,19 @@ func (s *strSet) has(x string) bool {
 	}
 	return false
 }
+
+// CheckPublishOptions checks d as Publish would check PUBLISH.Options from
+// a publisher, for options that are stored now and published later (a
+// session's testament), when an error could no longer reach anyone. The
+// error is a *wamp.Error: invalid_argument naming the option, or
+// option_disallowed.disclose_me under the realm's never policy.
+func (b *Broker) CheckPublishOptions(d wamp.Dict) error {
+	var o pubOptions
+	if err := o.parse(d); err != nil {
+		return err
+	}
+	if o.discloseMe && b.cfg.Disclose == DiscloseNever {
+		return wamp.NewError(ErrOptionDisallowedDiscloseMe, "this realm does not disclose publishers")
+	}
+	return nil
+}

@@ -161,7 +161,7 @@ func (d *Dealer) Call(caller Peer, m *wamp.Message) error {
 	if reg.local == nil {
 		callee = reg.pick()
 	}
-	if len(m.Details) != 0 || reg.match != wamp.MatchExact || d.cfg.Disclosure == DiscloseAlways {
+	if len(m.Details) != 0 || reg.match != wamp.MatchExact || d.cfg.Disclosure == DiscloseAlways || reg.discloseTo != nil {
 		var err error
 		if details, err = d.invocationDetails(caller, callee, reg, m.URI, o); err != nil {
 			d.mu.Unlock()
@@ -244,6 +244,9 @@ func (d *Dealer) invocationDetails(caller, callee Peer, reg *registration, uri w
 	}
 	if callee == nil {
 		return nil, nil // a local procedure reads the CALL itself
+	}
+	if _, ok := reg.discloseTo[callee.SessionID()]; ok && d.cfg.Disclosure != DiscloseNever {
+		disclose = true
 	}
 	var details wamp.Dict
 	set := func(k string, v any) {

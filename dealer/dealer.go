@@ -247,15 +247,26 @@ func (d *Dealer) Register(p Peer, m *wamp.Message) {
 		replyError(p, wamp.REGISTER, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
 		return
 	}
-	if err := d.register(p, m.URI, match, invoke, m.Request, true); err != nil {
+	discloseCaller, err := wamp.OptBool(m.Details, "disclose_caller", false)
+	if err != nil {
+		replyWAMPError(p, wamp.REGISTER, m.Request, err)
+		return
+	}
+	if discloseCaller && d.cfg.Disclosure == DiscloseNever {
+		// The realm's policy wins over the callee's wish, as it does over
+		// the caller's disclose_me.
+		replyError(p, wamp.REGISTER, m.Request, ErrDiscloseMeDisallowed, "this realm does not disclose callers")
+		return
+	}
+	if err := d.register(p, m.URI, match, invoke, m.Request, true, discloseCaller); err != nil {
 		replyWAMPError(p, wamp.REGISTER, m.Request, err)
 	}
 }
 
 // register adds p as a callee of (uri, match) and, with reply, answers
 // REGISTERED for request req under the lock (an error is the caller's to
-// send).
-func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.ID, reply bool) error {
+// send). discloseCaller: p asked for its invocations to name the caller.
+func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.ID, reply, discloseCaller bool) error {
 	sid := p.SessionID()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -290,6 +301,12 @@ func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.I
 		return wamp.NewError(wamp.ErrProcedureAlreadyExists, "this session already registered "+string(uri))
 	}
 	reg.callees = append(reg.callees, p)
+	if discloseCaller {
+		if reg.discloseTo == nil {
+			reg.discloseTo = make(map[wamp.ID]struct{}, 1)
+		}
+		reg.discloseTo[sid] = struct{}{}
+	}
 	d.bySession[sid] = append(d.bySession[sid], reg)
 	if reply {
 		_ = p.Send(&wamp.Message{Type: wamp.REGISTERED, Request: req, ID: reg.id})

@@ -29,6 +29,12 @@ type registration struct {
 	callees   []Peer
 	next      int // the callee roundrobin picks next
 
+	// discloseTo holds the callees that registered with
+	// REGISTER.Options.disclose_caller (advanced/rpc_caller_identification.md):
+	// their invocations name the caller. Nil when none did, so that plain
+	// calls keep their fast path.
+	discloseTo map[wamp.ID]struct{}
+
 	// local, when set, is a procedure the router implements itself
 	// (RegisterLocal): it has no callees, no id and is invisible to the
 	// meta API.
@@ -78,6 +84,12 @@ func (r *registration) removeCallee(sid wamp.ID) {
 		return
 	}
 	r.callees = slices.Delete(r.callees, i, i+1)
+	if r.discloseTo != nil {
+		delete(r.discloseTo, sid)
+		if len(r.discloseTo) == 0 {
+			r.discloseTo = nil
+		}
+	}
 	if i < r.next {
 		r.next--
 	}

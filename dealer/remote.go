@@ -26,7 +26,7 @@ func (d *Dealer) RegisterRemote(p Peer, procedure wamp.URI, match, invoke string
 	if !validPattern(procedure, match, d.cfg.StrictURIs) || procedure.Reserved() {
 		return wamp.NewError(wamp.ErrInvalidURI, "invalid procedure URI "+string(procedure))
 	}
-	return d.register(p, procedure, match, invoke, 0, false)
+	return d.register(p, procedure, match, invoke, 0, false, false)
 }
 
 // UnregisterRemote removes the session sid of another node from

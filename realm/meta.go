@@ -498,6 +498,15 @@ func (r *Realm) addTestament(caller wamp.ID, args []any, kwargs map[string]any) 
 		if !ok {
 			return badArg("publish_options must be a dict")
 		}
+		// advanced/pubsub_testament.md: the options are PUBLISH.Options.
+		// Checked now, since a bad one at publication would be answered
+		// to a session that is gone.
+		if err := r.broker.CheckPublishOptions(d); err != nil {
+			if we, ok := err.(*wamp.Error); ok {
+				return wamp.NewError(we.URI, "publish_options: "+we.Msg)
+			}
+			return err
+		}
 		t.options = d
 	}
 	scope, err := testamentScope(kwargs)
@@ -632,7 +641,7 @@ func (r *Realm) countSubscribers(_ wamp.ID, args []any, _ map[string]any) (any, 
 
 // getEvents takes limit as the keyword argument the specification
 // (pubsub_event_history.md) names, or positionally, as Crossbar.io also
-// accepts it.
+// accepts it, and the specification's other filters (historyQuery).
 func (r *Realm) getEvents(_ wamp.ID, args []any, kwargs map[string]any) (any, error) {
 	id, err := argID(args, 0, "subscription")
 	if err != nil {
@@ -656,7 +665,12 @@ func (r *Realm) getEvents(_ wamp.ID, args []any, kwargs map[string]any) (any, er
 		}
 		limit = int(n)
 	}
-	events, err := r.broker.GetEvents(id, limit)
+	q, err := historyQuery(kwargs)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = limit
+	events, err := r.broker.QueryEvents(id, q)
 	switch {
 	case err == nil:
 	case errors.Is(err, broker.ErrNoSuchSubscription):

@@ -44,6 +44,7 @@ func TestAdvancedRPC(t *testing.T) {
 				t.Run("timeout", func(t *testing.T) { testTimeout(t, url, tc.ser) })
 				t.Run("caller_leaves", func(t *testing.T) { testCallerLeaves(t, url, tc.ser) })
 				t.Run("caller_identification", func(t *testing.T) { testDiscloseMe(t, url, tc.ser) })
+				t.Run("disclose_caller", func(t *testing.T) { testRegisterDiscloseCaller(t, url, tc.ser) })
 				t.Run("bad_options", func(t *testing.T) { testBadRPCOptions(t, url, tc.ser) })
 				t.Run("bad_cancel_and_yield", func(t *testing.T) { testBadCancelAndYield(t, url, tc.ser) })
 			})
@@ -399,6 +400,31 @@ func testDiscloseMe(t *testing.T, url string, ser serializer) {
 	}
 }
 
+// testRegisterDiscloseCaller: a callee that registers with disclose_caller
+// learns who calls it without the caller asking
+// (advanced/rpc_caller_identification.md).
+func testRegisterDiscloseCaller(t *testing.T, url string, ser serializer) {
+	proc := uniq(t, "whocalls")
+	callee := connect(t, url, ser)
+	seen := make(chan wamp.Dict, 1)
+	if err := callee.Register(proc, func(_ context.Context, inv *wamp.Invocation) client.InvokeResult {
+		seen <- inv.Details
+		return client.InvokeResult{}
+	}, wamp.Dict{"disclose_caller": true}); err != nil {
+		t.Fatal(err)
+	}
+	caller := connect(t, url, ser)
+	if _, err := caller.Call(context.Background(), proc, nil, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := receive(t, seen, "INVOCATION")
+	id, _ := wamp.AsID(d["caller"])
+	authid, _ := d["caller_authid"].(string)
+	if want := caller.RealmDetails(); id != caller.ID() || authid != want["authid"] {
+		t.Errorf("INVOCATION details %v, want caller %d authid %v", d, caller.ID(), want["authid"])
+	}
+}
+
 func testBadRPCOptions(t *testing.T, url string, ser serializer) {
 	proc := uniq(t, "ok")
 	callee := connect(t, url, ser)
@@ -422,7 +448,7 @@ func testBadRPCOptions(t *testing.T, url string, ser serializer) {
 			}
 		}
 	}
-	for _, opts := range []wamp.Dict{{"invoke": "bogus"}, {"invoke": 3}, {"match": "regex"}, {"match": false}} {
+	for _, opts := range []wamp.Dict{{"invoke": "bogus"}, {"invoke": 3}, {"match": "regex"}, {"match": false}, {"disclose_caller": "yes"}} {
 		wantErrorURI(t, callee.Register(uniq(t, "bad"), tagged("x"), opts), "wamp.error.invalid_argument")
 	}
 	if got := whoAnswers(t, caller, proc); got != "ok" {

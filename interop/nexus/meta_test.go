@@ -1106,6 +1106,22 @@ func checkHistory(t *testing.T, got any, sub wamp.ID, topic string, want ...int)
 	}
 }
 
+// historyPubs returns the publication ids of a get_events result.
+func historyPubs(t *testing.T, got any) []wamp.ID {
+	t.Helper()
+	l, _ := wamp.AsList(got)
+	var ids []wamp.ID
+	for _, x := range l {
+		ev, _ := wamp.AsDict(x)
+		id, ok := wamp.AsID(ev["publication"])
+		if !ok {
+			t.Fatalf("get_events event %v has no publication id", x)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 func testMetaGetEvents(t *testing.T, e metaEnv) {
 	c, pub := e.join(t), e.join(t)
 	// History subscriptions exist from the start, subscribers or not.
@@ -1144,6 +1160,24 @@ func testMetaGetEvents(t *testing.T, e metaEnv) {
 	checkHistory(t, get(wamp.List{id, 10}, nil), id, "", 2, 3, 4)
 	checkHistory(t, get(wamp.List{id}, wamp.Dict{"limit": 1}), id, "", 4)
 
+	// The specification's filters (advanced/pubsub_event_history.md).
+	pubs := historyPubs(t, get(wamp.List{id}, nil))
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"reverse": true}), id, "", 4, 3, 2)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"after_publication": pubs[0]}), id, "", 3, 4)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"after_publication": pubs[0], "limit": 1}), id, "", 3)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"before_publication": pubs[2], "reverse": true}), id, "", 3, 2)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"from_publication": pubs[1], "until_publication": pubs[1]}), id, "", 3)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"from_time": "2000-01-01T00:00:00Z"}), id, "", 2, 3, 4)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"until_time": "2000-01-01T00:00:00.000Z"}), id, "")
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"before_time": "2999-01-01T00:00:00+02:00"}), id, "", 2, 3, 4)
+	checkHistory(t, get(wamp.List{id}, wamp.Dict{"after_time": "2999-01-01T00:00:00Z"}), id, "")
+	for _, kw := range []wamp.Dict{
+		{"reverse": "yes"}, {"from_time": "yesterday"}, {"after_time": 5}, {"after_publication": -1},
+		{"until_publication": "x"}, {"topic": 5}, {"topic": "not a uri"},
+	} {
+		metaErr(t, c, "wamp.subscription.get_events", wamp.List{id}, kw, "wamp.error.invalid_argument")
+	}
+
 	// A subscriber joins the history subscription.
 	if err := c.Subscribe(histTopic, func(*wamp.Event) {}, nil); err != nil {
 		t.Fatal(err)
@@ -1160,6 +1194,7 @@ func testMetaGetEvents(t *testing.T, e metaEnv) {
 		publish(fmt.Sprintf("%s.t%d", histPrefix, i), i, nil)
 	}
 	checkHistory(t, get(wamp.List{pid}, nil), pid, histPrefix, 1, 2)
+	checkHistory(t, get(wamp.List{pid}, wamp.Dict{"topic": histPrefix + ".t1"}), pid, histPrefix, 1)
 
 	metaErr(t, c, "wamp.subscription.get_events", wamp.List{wamp.ID(1<<53 - 17)}, nil, "wamp.error.no_such_subscription")
 	if err := c.Subscribe("com.example.meta.plain", func(*wamp.Event) {}, nil); err != nil {
@@ -1323,6 +1358,8 @@ func testMetaBadArguments(t *testing.T, e metaEnv) {
 		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"scope": "forever"}, badArg},
 		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"scope": 1}, badArg},
 		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"publish_options": "x"}, badArg},
+		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"publish_options": wamp.Dict{"exclude_me": "no"}}, badArg},
+		{"wamp.session.add_testament", wamp.List{willTopic}, wamp.Dict{"publish_options": wamp.Dict{"eligible": "me"}}, badArg},
 		{"wamp.session.flush_testaments", nil, wamp.Dict{"scope": "all"}, badArg},
 		{"wamp.session.flush_testaments", nil, wamp.Dict{"scope": nil}, badArg},
 		{"wamp.subscription.lookup", nil, nil, badArg},
