@@ -159,6 +159,7 @@ func (r *Router) serveHTTPLocked(ln net.Listener, handler http.Handler, kind str
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       httpIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
 	r.servers = append(r.servers, srv)

@@ -43,6 +43,9 @@ type Listener struct {
 	URL string
 }
 
+// httpIdleTimeout closes HTTP connections idle between requests.
+const httpIdleTimeout = 2 * time.Minute
+
 // Router is one node.
 type Router struct {
 	cfg     *config.Config
@@ -162,19 +165,26 @@ func (r *Router) Start() error {
 	}
 	for _, tc := range r.cfg.Transports {
 		if err := r.startLocked(tc); err != nil {
-			r.closeListenersLocked()
-			for _, b := range r.bridges {
-				b.Close() // its sessions end without r.mu
-			}
-			r.stopCluster()
+			r.abortStartLocked()
 			return err
 		}
 	}
 	if err := r.startOpsLocked(); err != nil {
-		r.closeListenersLocked()
+		r.abortStartLocked()
 		return err
 	}
 	return nil
+}
+
+// abortStartLocked undoes a Start that failed part way: the listeners
+// opened so far, the bridges' sessions and goroutines, the cluster link.
+// r.mu must be held.
+func (r *Router) abortStartLocked() {
+	r.closeListenersLocked()
+	for _, b := range r.bridges {
+		b.Close() // its sessions end without r.mu
+	}
+	r.stopCluster()
 }
 
 func (r *Router) transportConfig(tc config.Transport) transport.Config {
@@ -229,7 +239,12 @@ func (r *Router) startLocked(tc config.Transport) error {
 		srv := &http.Server{
 			Handler:           transport.TrustProxies(tc.TrustedProxies, mux),
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+			// Between requests of a kept-alive connection; without it
+			// one client holds descriptors and goroutines for ever with
+			// one GET per connection. (No ReadTimeout: its deadline
+			// would stay on connections that became WebSockets.)
+			IdleTimeout: httpIdleTimeout,
+			ErrorLog:    slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		}
 		r.servers = append(r.servers, srv)
 		// The endpoint upgrades WebSocket handshakes itself and hands the

@@ -16,8 +16,10 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+	"go.uber.org/goleak"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 	"github.com/switchboard/switchboard/transport"
 )
@@ -120,5 +122,31 @@ func TestTLS(t *testing.T) {
 func TestDefaultAllowedOrigins(t *testing.T) {
 	if !slices.Equal(config.DefaultAllowedOrigins, transport.DefaultAllowedOrigins) {
 		t.Errorf("config.DefaultAllowedOrigins %v != transport.DefaultAllowedOrigins %v", config.DefaultAllowedOrigins, transport.DefaultAllowedOrigins)
+	}
+}
+
+// A Start that fails on its last step (the metrics listener's port is
+// taken) stops what it had started, listeners and the bridge's sessions,
+// without a Shutdown.
+func TestStartFailsOnMetricsListener(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := routertest.Config()
+	cfg.Transports[0].Bridge = &config.Bridge{Realm: "realm1", Publish: "/publish", Unsigned: config.UnsignedLoopback}
+	cfg.Metrics.Listen = busy.Addr().String()
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := router.New(cfg, router.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(); err == nil {
+		t.Fatal("Start succeeded with the metrics port taken")
 	}
 }
