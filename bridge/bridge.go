@@ -169,7 +169,7 @@ func New(cfg Config) (*Bridge, error) {
 		window: cfg.TimestampWindow,
 		json:   codec.For(wamp.JSON),
 		keys:   make(map[string]*signer, len(cfg.Keys)),
-		nonces: newNonceCache(cfg.TimestampWindow, cfg.MaxNonces),
+		nonces: newNonceCache(cfg.TimestampWindow, cfg.MaxNonces, keyNames(cfg.Keys)),
 		stop:   make(chan struct{}),
 	}
 	for _, k := range cfg.Keys {
@@ -258,6 +258,14 @@ func (b *Bridge) Stats() Stats {
 		st.Subscribers = append(st.Subscribers, s.stats())
 	}
 	return st
+}
+
+func keyNames(keys []Key) []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.Key
+	}
+	return names
 }
 
 // Mount adds the bridge's handlers to mux.
