@@ -132,7 +132,7 @@ type nonceCache struct {
 }
 
 type nonceBucket struct {
-	end  int64 // expiry bucket number (expiry / span) this bucket holds; 0 for none
+	end  int64          // expiry bucket number (expiry / span) this bucket holds; 0 for none
 	seen map[uint64]int // hash to the key's index
 }
 
