@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,7 @@ const (
 	DefaultTimestampWindow = 5 * time.Minute // Crossbar's timestamp_delta_limit
 	DefaultMaxNonces       = 1 << 20
 	DefaultCallTimeout     = 30 * time.Second
+	DefaultBodyTimeout     = 30 * time.Second
 )
 
 // Config configures a Bridge.
@@ -68,6 +71,10 @@ type Config struct {
 	// MaxNonces bounds the nonces remembered against replay. Zero value:
 	// DefaultMaxNonces.
 	MaxNonces int
+	// BodyTimeout bounds the reading of a request's body, so that one
+	// that never arrives does not hold its connection. Zero value:
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// CallTimeout bounds a /call, and is its WAMP timeout when the request
 	// gives none. Zero value: DefaultCallTimeout.
 	CallTimeout time.Duration
@@ -153,6 +160,9 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = DefaultCallTimeout
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -169,7 +179,7 @@ func New(cfg Config) (*Bridge, error) {
 		window: cfg.TimestampWindow,
 		json:   codec.For(wamp.JSON),
 		keys:   make(map[string]*signer, len(cfg.Keys)),
-		nonces: newNonceCache(cfg.TimestampWindow, cfg.MaxNonces),
+		nonces: newNonceCache(cfg.TimestampWindow, cfg.MaxNonces, keyNames(cfg.Keys)),
 		stop:   make(chan struct{}),
 	}
 	for _, k := range cfg.Keys {
@@ -258,6 +268,14 @@ func (b *Bridge) Stats() Stats {
 		st.Subscribers = append(st.Subscribers, s.stats())
 	}
 	return st
+}
+
+func keyNames(keys []Key) []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.Key
+	}
+	return names
 }
 
 // Mount adds the bridge's handlers to mux.
@@ -459,16 +477,37 @@ func (b *Bridge) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *prob
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 512), limit+1)))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	// The body arrives before the signature can be checked, so a client
+	// that declares a large body and sends little must not hold the
+	// memory (see readLimited) nor the connection for long.
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(b.cfg.BodyTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	body, err := readLimited(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		return nil, tooLarge(limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, refuse(http.StatusRequestTimeout, ErrBridgeTimeout, "the body did not arrive within "+b.cfg.BodyTimeout.String())
 	case err != nil:
 		return nil, refuse(http.StatusBadRequest, ErrMalformedJSON, "cannot read the body: "+err.Error())
 	}
-	return buf.Bytes(), nil
+	return body, nil
+}
+
+// bodyPrealloc is the most readLimited allocates before data arrives.
+const bodyPrealloc = 64 << 10
+
+// readLimited reads r, whose declared length is declared (-1 for unknown)
+// and at most limit. It allocates for the declared length only up to
+// bodyPrealloc and grows as data arrives: the declaration is the client's
+// word, given before authentication.
+func readLimited(r io.Reader, declared, limit int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(declared, 512), limit+1, bodyPrealloc)))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 func tooLarge(limit int64) *problem {

@@ -32,7 +32,9 @@ type Peer struct {
 	abort     error
 	pending   map[wamp.ID]chan *wamp.Message
 	subscribe map[wamp.ID]func(*wamp.Message) // by SUBSCRIBE request id
-	events    map[wamp.ID]func(*wamp.Message) // by subscription id
+	// events holds the handlers by subscription id: a list, since two
+	// subscribers on one topic and match get the same id from the broker.
+	events map[wamp.ID][]func(*wamp.Message)
 	// m is WriteBatch's reused decode target; only the session's one
 	// writer goroutine touches it.
 	m wamp.Message
@@ -59,7 +61,7 @@ func NewPeer(realm wamp.URI) *Peer {
 		welcomed:  make(chan struct{}),
 		pending:   make(map[wamp.ID]chan *wamp.Message),
 		subscribe: make(map[wamp.ID]func(*wamp.Message)),
-		events:    make(map[wamp.ID]func(*wamp.Message)),
+		events:    make(map[wamp.ID][]func(*wamp.Message)),
 	}
 	hello, err := p.codec.Encode(nil, &wamp.Message{Type: wamp.HELLO, URI: realm, Details: wamp.Dict{
 		"roles": map[string]any{"publisher": map[string]any{}, "subscriber": map[string]any{}, "caller": map[string]any{}},
@@ -133,9 +135,9 @@ func (p *Peer) WriteBatch(frames [][]byte) error {
 			p.mu.Unlock()
 		case wamp.EVENT:
 			p.mu.Lock()
-			h := p.events[m.ID]
+			hs := p.events[m.ID] // only ever appended to: safe to read unlocked
 			p.mu.Unlock()
-			if h != nil {
+			for _, h := range hs {
 				h(m)
 			}
 		case wamp.SUBSCRIBED:
@@ -144,7 +146,7 @@ func (p *Peer) WriteBatch(frames [][]byte) error {
 				// Before the reply is delivered, so that no EVENT after
 				// SUBSCRIBED can miss its handler.
 				delete(p.subscribe, m.Request)
-				p.events[m.ID] = h
+				p.events[m.ID] = append(p.events[m.ID], h)
 			}
 			p.mu.Unlock()
 			p.reply(m)

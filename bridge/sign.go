@@ -17,8 +17,8 @@ import (
 // 2011-10-14T16:59:51.123Z), seq and nonce (integers) and signature, the
 // URL-safe base64 of HMAC-SHA256 under the key's secret over
 // key | timestamp | seq | nonce | body, each as sent. On top of Crossbar,
-// the bridge remembers nonces for as long as their timestamp is acceptable,
-// so that a captured request cannot be sent again.
+// the bridge remembers accepted signatures for as long as their timestamp
+// is acceptable, so that a captured request cannot be sent again.
 
 // Sign returns the signature of a request: what a client puts in the
 // signature query parameter. Tests and Go clients use it.
@@ -92,88 +92,120 @@ func (b *Bridge) verify(q url.Values, body []byte) (*signer, *problem) {
 	if d := now.Sub(t); d > b.window || d < -b.window {
 		return nil, refuse(http.StatusUnauthorized, ErrStaleTimestamp, "timestamp "+ts+" is more than "+b.window.String()+" away from the router's clock")
 	}
-	if p := b.nonces.add(name, nonce, t, now); p != nil {
+	// The cache keys on the MAC, not on the nonce: the signed fields are
+	// concatenated without separators (as Crossbar does), so digits moved
+	// between seq and nonce make a "new" nonce under the same signature.
+	if p := b.nonces.add(name, wantRaw, t, now); p != nil {
 		return nil, p
 	}
 	return k, nil
 }
 
-// nonceCache remembers the nonces of accepted signed requests while their
-// timestamps are acceptable: a request stamped t is accepted until
-// t+window, so its nonce is kept until then and no longer. Each nonce is
-// kept as a 64-bit hash of key and nonce (maphash, seeded per process, so
-// that no one can aim for collisions), in buckets by expiry time, so that
-// expiring is dropping whole buckets rather than a scan. The cache is
-// bounded: when it is full of live nonces, new signed requests are refused
-// (503) rather than a live nonce forgotten, which would open a replay. At
-// about 24 bytes a nonce, the default bound of a million is some 24 MiB,
-// and sustains a million signed requests per window (3,333 a second with
-// the 5-minute default).
+// nonceCache remembers the signatures (MACs) of accepted signed requests
+// while their timestamps are acceptable: a request stamped t is accepted
+// until t+window, so its MAC is kept until then and no longer. The MAC,
+// not the nonce, is what is remembered: the signed string has no
+// separators, so seq=12&nonce=345 and seq=1&nonce=2345 sign alike, and a
+// cache of nonces would take the second as new. Two different requests
+// that sign alike are the same request. Each entry is kept as a 64-bit
+// hash of key and MAC (maphash, seeded per process, so that no one can aim
+// for collisions), in buckets by expiry time, so that expiring is dropping
+// whole buckets rather than a scan. The cache is bounded: when it is full
+// of live entries, new signed requests are refused (503) rather than a
+// live one forgotten, which would open a replay. Each key may hold at most
+// its share of the bound (max / number of keys), so that one busy or
+// hostile key cannot lock the others out. At about 24 bytes an entry, the
+// default bound of a million is some 24 MiB, and sustains a million signed
+// requests per window (3,333 a second with the 5-minute default).
 type nonceCache struct {
 	window time.Duration
 	span   time.Duration // of one bucket
 	max    int
+	share  int            // per key
+	keys   map[string]int // key name to index in perKey
 	seed   maphash.Seed
 
 	mu      sync.Mutex
 	n       int
+	perKey  []int
 	buckets []nonceBucket // a ring, by expiry
 }
 
 type nonceBucket struct {
-	end  int64 // expiry bucket number (expiry / span) this bucket holds; 0 for none
-	seen map[uint64]struct{}
+	end  int64          // expiry bucket number (expiry / span) this bucket holds; 0 for none
+	seen map[uint64]int // hash to the key's index
 }
 
 // nonceBuckets is how many buckets a window is cut into: expiry is at most
 // one bucket late.
 const nonceBuckets = 16
 
-func newNonceCache(window time.Duration, limit int) *nonceCache {
+// newNonceCache returns a cache bounded to limit entries, shared fairly
+// among keys (the names of the bridge's keys).
+func newNonceCache(window time.Duration, limit int, keys []string) *nonceCache {
 	span := max(window/nonceBuckets, time.Millisecond)
-	// Expiries lie within [now, now+2*window]: 2*nonceBuckets buckets, and
-	// two more for the edges.
-	return &nonceCache{window: window, span: span, max: limit, seed: maphash.MakeSeed(),
+	c := &nonceCache{window: window, span: span, max: limit, seed: maphash.MakeSeed(),
+		keys: make(map[string]int, len(keys)), perKey: make([]int, len(keys)+1),
+		// Expiries lie within [now, now+2*window]: 2*nonceBuckets
+		// buckets, and two more for the edges.
 		buckets: make([]nonceBucket, 2*nonceBuckets+2)}
+	for i, k := range keys {
+		c.keys[k] = i
+	}
+	c.share = max(limit/max(len(keys), 1), 1)
+	return c
 }
 
-// add records nonce of key for a request stamped ts (within the window of
-// now), or refuses it.
-func (c *nonceCache) add(key, nonce string, ts, now time.Time) *problem {
+// add records the MAC of a request signed with key and stamped ts (within
+// the window of now), or refuses it.
+func (c *nonceCache) add(key string, mac []byte, ts, now time.Time) *problem {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(key)
 	h.WriteByte(0)
-	h.WriteString(nonce)
+	h.Write(mac)
 	sum := h.Sum64()
 	exp := ts.Add(c.window).UnixNano()/int64(c.span) + 1
 	cur := now.UnixNano() / int64(c.span)
+	ki, ok := c.keys[key]
+	if !ok {
+		ki = len(c.perKey) - 1 // keys not named at creation share one slot
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range c.buckets {
 		b := &c.buckets[i]
 		if b.end != 0 && b.end <= cur {
-			c.n -= len(b.seen)
-			b.end, b.seen = 0, nil
+			c.drop(b)
 		}
 		if _, dup := b.seen[sum]; dup {
-			return refuse(http.StatusUnauthorized, ErrReplayedNonce, "nonce already used: a signed request is accepted once")
+			return refuse(http.StatusUnauthorized, ErrReplayedNonce, "request already accepted: a signed request (its nonce and signature) is accepted once")
 		}
 	}
-	if c.n >= c.max {
+	if c.n >= c.max || c.perKey[ki] >= c.share {
 		return refuse(http.StatusServiceUnavailable, ErrUnavailable, "too many signed requests in the timestamp window; try again later")
 	}
 	b := &c.buckets[exp%int64(len(c.buckets))]
 	if b.end != exp {
 		// The slot's previous bucket expired long ago: the ring spans
 		// more than any live expiry.
-		c.n -= len(b.seen)
-		b.end, b.seen = exp, make(map[uint64]struct{})
+		c.drop(b)
+		b.end, b.seen = exp, make(map[uint64]int)
 	}
-	b.seen[sum] = struct{}{}
+	b.seen[sum] = ki
 	c.n++
+	c.perKey[ki]++
 	return nil
+}
+
+// drop forgets bucket b. Called with c.mu held.
+func (c *nonceCache) drop(b *nonceBucket) {
+	for _, ki := range b.seen {
+		c.perKey[ki]--
+	}
+	c.n -= len(b.seen)
+	b.end, b.seen = 0, nil
 }
 
 // Len returns how many nonces are remembered.

@@ -95,6 +95,7 @@ func (s *httpSubscriber) run() {
 	}()
 	log := b.log.With("subscriber", s.cfg.URL, "topic", string(s.cfg.Topic))
 	first := true
+	wait := s.cfg.Backoff
 	for {
 		p, swapped := b.subSlot.get()
 		err := p.Ready(ctx)
@@ -116,10 +117,23 @@ func (s *httpSubscriber) run() {
 			}
 			close(s.ready)
 		}
-		var we *wamp.Error
-		if errors.As(err, &we) {
-			return // refused by the realm: trying again changes nothing
+		if refusedForGood(err) {
+			return // trying again changes nothing
 		}
+		if err != nil {
+			// Anything else may pass (a session that ended, an
+			// authorizer that failed, a realm not there yet): try
+			// again, backing off, or at once on a new session.
+			select {
+			case <-ctx.Done():
+				return
+			case <-swapped:
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, maxBackoff)
+			continue
+		}
+		wait = s.cfg.Backoff
 		// Deliver until the session ends, then subscribe again on the
 		// one that replaces it.
 	deliver:
@@ -139,6 +153,14 @@ func (s *httpSubscriber) run() {
 		case <-swapped:
 		}
 	}
+}
+
+// refusedForGood tells a refusal to subscribe that no retry can change
+// (the role may not subscribe, the topic is not a URI) from one that may
+// pass.
+func refusedForGood(err error) bool {
+	var we *wamp.Error
+	return errors.As(err, &we) && (we.URI == wamp.ErrNotAuthorized || we.URI == wamp.ErrInvalidURI)
 }
 
 // enqueue takes an EVENT on the session's writer goroutine: it encodes the

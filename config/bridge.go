@@ -215,6 +215,9 @@ func (v *validator) bridge(t *Transport, path string) {
 	}
 	v.bridgeRole(path+".role", b.Role, realm)
 	paths := map[string]string{t.Path: path[:strings.LastIndex(path, ".")] + ".path"}
+	for p, what := range v.reservedPaths(t) {
+		paths[p] = reserved + what
+	}
 	v.bridgePath(path+".publish", b.Publish, paths)
 	v.bridgePath(path+".call", b.Call, paths)
 	switch b.Unsigned {
@@ -295,6 +298,27 @@ func (v *validator) bridgeTopic(path string, topic wamp.URI, match string) {
 	}
 }
 
+// reserved marks, in the map of taken paths, one that another service of
+// the listener holds rather than a config key.
+const reserved = "\x00"
+
+// reservedPaths returns the paths the router mounts on t's listener next to
+// the bridge, and what serves each: http.ServeMux panics at start on a
+// second handler for one pattern, so a clash must be a config error.
+func (v *validator) reservedPaths(t *Transport) map[string]string {
+	r := map[string]string{"/healthz": "the health check", "/readyz": "the readiness check"}
+	if m := &v.c.Metrics; m.Listen == "" {
+		r["/status"] = "the status endpoint (metrics.listen is empty)"
+		if !m.Disabled {
+			r[m.MetricsPath()] = "the metrics endpoint (metrics.listen is empty)"
+		}
+	}
+	if t.Static != "" {
+		r[StaticRoot] = "the static files (static)"
+	}
+	return r
+}
+
 // bridgePath checks one path of the bridge and that no two clash.
 func (v *validator) bridgePath(path, p string, seen map[string]string) {
 	if p == "" {
@@ -305,6 +329,10 @@ func (v *validator) bridgePath(path, p string, seen map[string]string) {
 		return
 	}
 	if first, dup := seen[p]; dup {
+		if what, ok := strings.CutPrefix(first, reserved); ok {
+			v.failf(path, ErrBadPath, "path %q is taken by %s on this listener", p, what)
+			return
+		}
 		v.failf(path, ErrBadPath, "path %q is taken (%s)", p, v.first(first))
 		return
 	}
