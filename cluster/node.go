@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -442,6 +443,7 @@ func (n *Node) touch(id uint64, name string) (*peer, bool) {
 // onCtl runs on the one goroutine of the control subscription, so that a
 // node's messages are applied in its order.
 func (n *Node) onCtl(msg *nats.Msg) {
+	defer n.survive("control")
 	var m ctlMsg
 	if err := json.Unmarshal(msg.Data, &m); err != nil {
 		n.log.Warn("bad control message", "error", err)
@@ -520,6 +522,16 @@ func (n *Node) onCtl(msg *nats.Msg) {
 				l.applyOp(m.Node, o)
 			}
 		}
+	}
+}
+
+// survive drops a message whose handling panicked: whatever arrives on
+// NATS, from anyone who can publish there, must not kill the node. It
+// runs deferred in the NATS handlers.
+func (n *Node) survive(what string) {
+	if r := recover(); r != nil {
+		n.stats.panics.Add(1)
+		n.log.Error("cluster message dropped: its handling panicked", "subject", what, "panic", r, "stack", string(debug.Stack()))
 	}
 }
 

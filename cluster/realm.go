@@ -348,6 +348,7 @@ func (n *Node) claim(leader uint64, req claimReq) error {
 
 // onClaim decides a registration as the leader.
 func (n *Node) onClaim(msg *nats.Msg) {
+	defer n.survive("claim")
 	var req claimReq
 	resp := claimResp{OK: true}
 	if err := json.Unmarshal(msg.Data, &req); err != nil {
@@ -648,6 +649,7 @@ func (l *Realm) snapshot() realmState {
 // onData runs on the one goroutine of this node's data subscription, so
 // that each sender's messages are handled in its order.
 func (n *Node) onData(msg *nats.Msg) {
+	defer n.survive("data")
 	n.dataIn.Add(1)
 	var h dataHeader
 	m := wamp.Acquire()
