@@ -317,19 +317,23 @@ func (n *Node) shutdownServer() {
 }
 
 // Close says goodbye to the other nodes (they drop this node's sessions
-// at once rather than after the failure timeout) and disconnects.
+// at once rather than after the failure timeout) and disconnects. The
+// goodbye is the last control message: heartbeats and state are stopped
+// and the queued changes sent first, so no peer hears of this node after
+// it and takes it for a new one.
 func (n *Node) Close() {
 	select {
 	case <-n.stop:
 		return
 	default:
 	}
+	close(n.stop)
+	n.wg.Wait()
 	if n.nc != nil && n.nc.IsConnected() {
+		n.ann.flush()
 		n.sendCtl(ctlMsg{T: "bye"})
 		_ = n.nc.FlushTimeout(time.Second)
 	}
-	close(n.stop)
-	n.wg.Wait()
 	if n.nc != nil {
 		n.nc.Close()
 	}
@@ -402,7 +406,7 @@ func (n *Node) heartbeat() {
 		for id, p := range n.peers {
 			if now.Sub(p.lastSeen) > n.cfg.FailureTimeout {
 				delete(n.peers, id)
-				n.forgetLocked(id, p.name)
+				n.forgetLocked(id, p.name, false)
 				dead = append(dead, id)
 			}
 		}
@@ -422,12 +426,16 @@ func (n *Node) dropNode(id uint64) {
 }
 
 // touch marks node id alive and reports whether it is new (first seen, or
-// back after being taken for dead).
+// back after being taken for dead). It returns nil for a node that said
+// goodbye.
 func (n *Node) touch(id uint64, name string) (*peer, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	p := n.peers[id]
 	if p == nil {
+		if n.hasLeftLocked(id) {
+			return nil, false
+		}
 		p = &peer{name: name}
 		n.peers[id] = p
 		p.lastSeen = time.Now()
@@ -455,10 +463,10 @@ func (n *Node) onCtl(msg *nats.Msg) {
 	if m.T == "bye" {
 		n.mu.Lock()
 		_, known := n.peers[m.Node]
-		if known {
-			delete(n.peers, m.Node)
-			n.forgetLocked(m.Node, m.Name)
-		}
+		delete(n.peers, m.Node)
+		// Even when not known (already taken for dead): what it may still
+		// have in flight must not bring it back.
+		n.forgetLocked(m.Node, m.Name, true)
 		n.mu.Unlock()
 		if known {
 			n.stats.nodesLeft.Add(1)
@@ -468,6 +476,9 @@ func (n *Node) onCtl(msg *nats.Msg) {
 		return
 	}
 	p, isNew := n.touch(m.Node, m.Name)
+	if p == nil {
+		return // it left: a message sent before its goodbye arrived after it
+	}
 	if isNew {
 		n.log.Info("node joined the cluster", "peer", m.Name)
 		// It knows nothing of us yet, and we nothing of it.
@@ -646,6 +657,18 @@ func (a *announcer) run() {
 			}
 			a.send(ctlMsg{T: "snap", Realms: rs})
 		}
+	}
+}
+
+// flush sends the queued changes, once run has returned: for Close,
+// before the goodbye. A pending snapshot is not worth it any more.
+func (a *announcer) flush() {
+	a.mu.Lock()
+	ops := a.ops
+	a.ops, a.snap = nil, false
+	a.mu.Unlock()
+	if len(ops) > 0 {
+		a.send(ctlMsg{T: "state", Ops: ops})
 	}
 }
 

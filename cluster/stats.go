@@ -191,15 +191,28 @@ const maxGone = 16
 type goneNode struct {
 	id   uint64
 	name string
+	// left: it said goodbye. Node ids are drawn at each start, so it
+	// never comes back: anything heard from it later is late.
+	left bool
 }
 
 // forgetLocked records that a node is gone. n.mu must be held.
-func (n *Node) forgetLocked(id uint64, name string) {
+func (n *Node) forgetLocked(id uint64, name string, left bool) {
 	n.gone = slices.DeleteFunc(n.gone, func(g goneNode) bool { return g.id == id })
 	if len(n.gone) == maxGone {
 		n.gone = n.gone[1:]
 	}
-	n.gone = append(n.gone, goneNode{id, name})
+	n.gone = append(n.gone, goneNode{id, name, left})
+}
+
+// hasLeftLocked reports whether node id said goodbye. n.mu must be held.
+func (n *Node) hasLeftLocked(id uint64) bool {
+	for _, g := range n.gone {
+		if g.id == id && g.left {
+			return true
+		}
+	}
+	return false
 }
 
 // Status returns the node's view of the cluster now.
