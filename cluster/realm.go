@@ -400,7 +400,20 @@ func (l *Realm) Answer(s *session.Session, m *wamp.Message) bool {
 	a := *m
 	a.Request = o.req
 	if err := l.n.sendData(o.node, kindAns, s.ID, l.name, &a); err != nil {
-		l.n.log.Debug("answer to another node not sent", "error", err)
+		// The caller would wait forever (or until its timeout): tell it
+		// in a message small enough to cross.
+		l.n.log.Warn("answer to another node not sent: the caller gets an error", "error", err)
+		if !final {
+			l.relayMu.Lock()
+			delete(l.relayIn, k)
+			delete(l.relayOut, o)
+			l.relayMu.Unlock()
+		}
+		uri := wamp.ErrCanceled
+		if errors.Is(err, nats.ErrMaxPayload) {
+			uri = wamp.ErrPayloadSizeExceeded
+		}
+		l.fail(o.node, s.ID, o.req, uri, "the callee's answer could not cross the cluster: "+err.Error())
 	}
 	return true
 }
