@@ -579,6 +579,13 @@ func (n *Node) leader() uint64 {
 	return l
 }
 
+// isLive reports whether id is another node known alive.
+func (n *Node) isLive(id uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.peers[id] != nil
+}
+
 // livePeers returns the ids of the other live nodes.
 func (n *Node) livePeers() []uint64 {
 	n.mu.Lock()

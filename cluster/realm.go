@@ -353,6 +353,11 @@ func (n *Node) onClaim(msg *nats.Msg) {
 	resp := claimResp{OK: true}
 	if err := json.Unmarshal(msg.Data, &req); err != nil {
 		resp = claimResp{URI: string(wamp.ErrInvalidArgument), Msg: "bad claim: " + err.Error()}
+	} else if !n.isLive(req.Node) {
+		// A ghost of a node not known alive would never be removed: no
+		// leave, goodbye or death of that node is coming. The claimant
+		// asks again (claimLoop) once heard from.
+		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claimant's node is not known alive to the leader"}
 	} else if l := n.realms[wamp.URI(req.Realm)]; l == nil {
 		resp = claimResp{URI: string(wamp.ErrNoSuchRealm), Msg: "no realm " + req.Realm + " on the leader"}
 	} else if err := l.claim(&req); err != nil {
