@@ -633,12 +633,36 @@ func (l *Realm) applySnapshot(node uint64, rs realmState) {
 	}
 }
 
-// dropNode forgets every session of a node taken for dead.
+// dropNode forgets every session of a node taken for dead or gone, and
+// the invocations it relayed here: nobody waits for their answers, so
+// their relay entries go and the local callees are interrupted.
 func (l *Realm) dropNode(node uint64) {
 	l.mirrorMu.Lock()
-	defer l.mirrorMu.Unlock()
 	for _, g := range l.nodes[node] {
 		l.removeLocked(g)
+	}
+	l.mirrorMu.Unlock()
+	var orphans []localKey
+	l.relayMu.Lock()
+	for o, rb := range l.relayOut {
+		if o.node == node {
+			k := localKey{o.sid, rb}
+			delete(l.relayOut, o)
+			delete(l.relayIn, k)
+			orphans = append(orphans, k)
+		}
+	}
+	l.relayMu.Unlock()
+	if l.r == nil {
+		return
+	}
+	for _, k := range orphans {
+		s := l.r.LocalSession(k.sid)
+		if s == nil || !(s.HasFeature("callee", "call_canceling") || s.HasFeature("callee", "call_cancelling")) {
+			continue
+		}
+		_ = s.Send(&wamp.Message{Type: wamp.INTERRUPT, Request: k.req,
+			Details: wamp.Dict{"mode": "killnowait", "reason": string(wamp.ErrCanceled)}})
 	}
 }
 
