@@ -307,14 +307,28 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 // asked again of whoever is leader once the failure detector has had its
 // time, for at most twice the failure timeout. When this node is the
 // leader it returns at once: its own dealer decides.
-func (n *Node) claimLoop(req claimReq) (uint64, error) {
+//
+// A claim that failed after an unanswered request may still have been
+// admitted (the answer was lost, or the leader was slow): the claimant
+// then announces an unreg of it, which removes it wherever it was
+// admitted and does nothing elsewhere.
+func (n *Node) claimLoop(req claimReq) (leader uint64, err error) {
+	timedOut := false
+	defer func() {
+		if err != nil && timedOut {
+			n.ann.add(op{K: "unreg", Realm: req.Realm, S: req.S,
+				ID: uint64(realm.ClusterID(wamp.URI(req.Realm), wamp.URI(req.URI), req.Match))})
+		}
+	}()
 	deadline := time.Now().Add(2 * n.cfg.FailureTimeout)
 	for {
-		leader := n.leader()
+		leader = n.leader()
 		if leader == n.id {
 			return leader, nil
 		}
-		err := n.claim(leader, req)
+		var noAnswer bool
+		noAnswer, err = n.claim(leader, req)
+		timedOut = timedOut || noAnswer
 		var we *wamp.Error
 		if err == nil || !errors.As(err, &we) || we.URI != ErrUnavailable || time.Now().After(deadline) {
 			return leader, err
@@ -327,23 +341,26 @@ func (n *Node) claimLoop(req claimReq) (uint64, error) {
 	}
 }
 
-func (n *Node) claim(leader uint64, req claimReq) error {
+// claim asks leader once; noAnswer reports that the request went out and
+// no answer came back in time, so the leader may have admitted it.
+func (n *Node) claim(leader uint64, req claimReq) (noAnswer bool, err error) {
+	req.Deadline = time.Now().Add(n.cfg.FailureTimeout).UnixNano()
 	b, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	msg, err := n.nc.Request(n.subject("claim", strconv.FormatUint(leader, 16)), b, n.cfg.FailureTimeout)
 	if err != nil {
-		return wamp.NewError(ErrUnavailable, "the cluster could not decide the registration: "+err.Error())
+		return errors.Is(err, nats.ErrTimeout), wamp.NewError(ErrUnavailable, "the cluster could not decide the registration: "+err.Error())
 	}
 	var resp claimResp
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return wamp.NewError(ErrUnavailable, "bad answer from the cluster leader: "+err.Error())
+		return false, wamp.NewError(ErrUnavailable, "bad answer from the cluster leader: "+err.Error())
 	}
 	if !resp.OK {
-		return wamp.NewError(wamp.URI(resp.URI), resp.Msg)
+		return false, wamp.NewError(wamp.URI(resp.URI), resp.Msg)
 	}
-	return nil
+	return false, nil
 }
 
 // onClaim decides a registration as the leader.
@@ -358,6 +375,10 @@ func (n *Node) onClaim(msg *nats.Msg) {
 		// leave, goodbye or death of that node is coming. The claimant
 		// asks again (claimLoop) once heard from.
 		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claimant's node is not known alive to the leader"}
+	} else if time.Now().UnixNano() > req.Deadline {
+		// The claimant gave up on it (or sent no deadline): admitting it
+		// now would leave a registration nobody holds.
+		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claim reached the leader after its deadline"}
 	} else if l := n.realms[wamp.URI(req.Realm)]; l == nil {
 		resp = claimResp{URI: string(wamp.ErrNoSuchRealm), Msg: "no realm " + req.Realm + " on the leader"}
 	} else if err := l.claim(&req); err != nil {
@@ -374,15 +395,27 @@ func (n *Node) onClaim(msg *nats.Msg) {
 func (l *Realm) claim(req *claimReq) error {
 	l.mirrorMu.Lock()
 	defer l.mirrorMu.Unlock()
+	_, existed := l.nodes[req.Node][wamp.ID(req.S)]
 	g := l.ghostLocked(req.Node, wamp.ID(req.S))
 	if !g.joined {
 		g.info.Store(&req.Info)
 	}
 	uri := wamp.URI(req.URI)
-	if err := l.r.Dealer().RegisterRemote(g, uri, req.Match, req.Invoke); err != nil {
+	d := l.r.Dealer()
+	if err := d.RegisterRemote(g, uri, req.Match, req.Invoke); err != nil {
+		if d.HasCallee(uri, req.Match, g.id) {
+			// A retry of a claim admitted before (its answer was lost).
+			return nil
+		}
+		if !existed {
+			delete(l.nodes[req.Node], g.id)
+			if len(l.nodes[req.Node]) == 0 {
+				delete(l.nodes, req.Node)
+			}
+		}
 		return err
 	}
-	if id, ok := l.r.Dealer().Lookup(uri, req.Match); ok {
+	if id, ok := d.Lookup(uri, req.Match); ok {
 		g.regs[id] = struct{}{}
 	}
 	return nil
@@ -579,18 +612,28 @@ func (l *Realm) applyOp(node uint64, o *op) {
 		}
 		return
 	}
+	if o.K == "unsub" || o.K == "unreg" {
+		// Never a ghost for these alone: an unreg for a claim that timed
+		// out may name a session this node never heard of.
+		g := l.nodes[node][sid]
+		if g == nil {
+			return
+		}
+		if o.K == "unsub" {
+			l.unsubLocked(g, wamp.ID(o.ID))
+		} else {
+			l.unregLocked(g, wamp.ID(o.ID))
+		}
+		return
+	}
 	g := l.ghostLocked(node, sid)
 	switch o.K {
 	case "join":
 		l.joinLocked(g, o.Info)
 	case "sub":
 		l.subLocked(g, wamp.ID(o.ID), o.URI, o.Match)
-	case "unsub":
-		l.unsubLocked(g, wamp.ID(o.ID))
 	case "reg":
 		l.regLocked(g, wamp.ID(o.ID), o.URI, o.Match, o.Invoke)
-	case "unreg":
-		l.unregLocked(g, wamp.ID(o.ID))
 	}
 }
 

@@ -151,6 +151,10 @@ type claimReq struct {
 	URI    string   `json:"u"`
 	Match  string   `json:"m"`
 	Invoke string   `json:"v"`
+	// Deadline (Unix nanoseconds) is when the claimant stops waiting for
+	// the answer: the leader refuses a claim that arrives later, which
+	// would otherwise register a session the claimant gave up on.
+	Deadline int64 `json:"dl"`
 }
 
 type claimResp struct {
