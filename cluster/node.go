@@ -370,20 +370,40 @@ type ctlMsg struct {
 }
 
 func (n *Node) sendCtl(m ctlMsg) {
+	b, err := n.encodeCtl(&m)
+	if err != nil {
+		n.log.Error("cannot encode a control message", "type", m.T, "error", err)
+		return
+	}
+	n.publishCtl(m.T, b)
+}
+
+func (n *Node) encodeCtl(m *ctlMsg) ([]byte, error) {
 	m.Node, m.Name = n.id, n.cfg.Node
-	switch m.T {
+	return json.Marshal(m)
+}
+
+// publishCtl publishes an encoded control message of type typ. A
+// refusal is counted and logged at Error: a lost state message or
+// snapshot leaves the others with a wrong view of this node until the
+// next snapshot gets through. While the connection is down the refusals
+// are expected (the disconnection is logged), so Warn.
+func (n *Node) publishCtl(typ string, b []byte) {
+	switch typ {
 	case "sync":
 		n.stats.syncsSent.Add(1)
 	case "snap":
 		n.stats.snapsSent.Add(1)
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		n.log.Error("cannot encode a control message", "error", err)
-		return
-	}
-	if err := n.nc.Publish(n.subject("ctl"), b); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		n.log.Debug("control message not sent", "type", m.T, "error", err)
+	err := n.nc.Publish(n.subject("ctl"), b)
+	switch {
+	case err == nil, errors.Is(err, nats.ErrConnectionClosed):
+	case errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrReconnectBufExceeded):
+		n.stats.ctlFailures.Add(1)
+		n.log.Warn("control message not sent: NATS connection down", "type", typ, "error", err)
+	default:
+		n.stats.ctlFailures.Add(1)
+		n.log.Error("control message not sent", "type", typ, "bytes", len(b), "error", err)
 	}
 }
 
@@ -679,9 +699,26 @@ func (a *announcer) flush() {
 	}
 }
 
+// send publishes a state message or snapshot under the next number. A
+// batch of state changes larger than NATS's max_payload is split into
+// several messages, each numbered; a single change or a snapshot that is
+// too large is refused by NATS (counted, logged at Error).
 func (a *announcer) send(m ctlMsg) {
+	m.Seq = a.seq + 1
+	b, err := a.n.encodeCtl(&m)
+	if err != nil {
+		a.n.log.Error("cannot encode a control message", "type", m.T, "error", err)
+		return
+	}
+	if m.T == "state" && len(m.Ops) > 1 {
+		if max := a.n.nc.MaxPayload(); max > 0 && int64(len(b)) > max {
+			half := len(m.Ops) / 2
+			a.send(ctlMsg{T: "state", Ops: m.Ops[:half]})
+			a.send(ctlMsg{T: "state", Ops: m.Ops[half:]})
+			return
+		}
+	}
 	a.seq++
-	m.Seq = a.seq
-	a.n.sendCtl(m)
+	a.n.publishCtl(m.T, b)
 	a.published.Store(a.seq)
 }
