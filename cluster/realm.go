@@ -89,8 +89,12 @@ type ghost struct {
 	info   atomic.Pointer[sessInfo]
 	joined bool
 	reqs   atomic.Uint64
-	subs   map[wamp.ID]struct{}
-	regs   map[wamp.ID]struct{}
+	// subs and regs map the ids its node announced to the ids of the
+	// same subscriptions and registrations here. ClusterID makes them
+	// equal, but for a hash collision, which one node may resolve
+	// differently from another: ops and snapshots name the remote id.
+	subs map[wamp.ID]wamp.ID
+	regs map[wamp.ID]wamp.ID
 }
 
 var (
@@ -416,7 +420,8 @@ func (l *Realm) claim(req *claimReq) error {
 		return err
 	}
 	if id, ok := d.Lookup(uri, req.Match); ok {
-		g.regs[id] = struct{}{}
+		// Under the id the claimant will announce, or unreg if it gives up.
+		g.regs[realm.ClusterID(l.name, uri, req.Match)] = id
 	}
 	return nil
 }
@@ -532,7 +537,7 @@ func (l *Realm) ghostLocked(node uint64, sid wamp.ID) *ghost {
 	}
 	g := gs[sid]
 	if g == nil {
-		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]struct{}), regs: make(map[wamp.ID]struct{})}
+		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]wamp.ID), regs: make(map[wamp.ID]wamp.ID)}
 		g.info.Store(new(sessInfo))
 		gs[sid] = g
 	}
@@ -568,16 +573,16 @@ func (l *Realm) subLocked(g *ghost, id wamp.ID, uri, match string) {
 	if _, ok := g.subs[id]; ok {
 		return
 	}
-	got := l.r.Broker().SubscribeRemote(g, wamp.URI(uri), match)
-	g.subs[got] = struct{}{}
+	g.subs[id] = l.r.Broker().SubscribeRemote(g, wamp.URI(uri), match)
 }
 
 func (l *Realm) unsubLocked(g *ghost, id wamp.ID) {
-	if _, ok := g.subs[id]; !ok {
+	local, ok := g.subs[id]
+	if !ok {
 		return
 	}
 	delete(g.subs, id)
-	l.r.Broker().UnsubscribeRemote(g.id, id)
+	l.r.Broker().UnsubscribeRemote(g.id, local)
 }
 
 func (l *Realm) regLocked(g *ghost, id wamp.ID, uri, match, invoke string) {
@@ -592,13 +597,17 @@ func (l *Realm) regLocked(g *ghost, id wamp.ID, uri, match, invoke string) {
 		return
 	}
 	if got, ok := d.Lookup(wamp.URI(uri), match); ok {
-		g.regs[got] = struct{}{}
+		g.regs[id] = got
 	}
 }
 
 func (l *Realm) unregLocked(g *ghost, id wamp.ID) {
+	local, ok := g.regs[id]
+	if !ok {
+		local = id // not known here: ids agree but for a collision
+	}
 	delete(g.regs, id)
-	l.r.Dealer().UnregisterRemote(g.id, id)
+	l.r.Dealer().UnregisterRemote(g.id, local)
 }
 
 // applyOp applies one state change of node.
