@@ -95,6 +95,11 @@ type ghost struct {
 	// differently from another: ops and snapshots name the remote id.
 	subs map[wamp.ID]wamp.ID
 	regs map[wamp.ID]wamp.ID
+	// claimed are the registrations admitted here as leader that its node
+	// has not announced yet (reg or unreg op). A snapshot of that node
+	// built before it registered them locally lacks them; it must not
+	// undo them, or another node's REGISTER could be admitted meanwhile.
+	claimed map[wamp.ID]struct{}
 }
 
 var (
@@ -421,7 +426,9 @@ func (l *Realm) claim(req *claimReq) error {
 	}
 	if id, ok := d.Lookup(uri, req.Match); ok {
 		// Under the id the claimant will announce, or unreg if it gives up.
-		g.regs[realm.ClusterID(l.name, uri, req.Match)] = id
+		cid := realm.ClusterID(l.name, uri, req.Match)
+		g.regs[cid] = id
+		g.claimed[cid] = struct{}{}
 	}
 	return nil
 }
@@ -537,7 +544,7 @@ func (l *Realm) ghostLocked(node uint64, sid wamp.ID) *ghost {
 	}
 	g := gs[sid]
 	if g == nil {
-		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]wamp.ID), regs: make(map[wamp.ID]wamp.ID)}
+		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]wamp.ID), regs: make(map[wamp.ID]wamp.ID), claimed: make(map[wamp.ID]struct{})}
 		g.info.Store(new(sessInfo))
 		gs[sid] = g
 	}
@@ -586,6 +593,7 @@ func (l *Realm) unsubLocked(g *ghost, id wamp.ID) {
 }
 
 func (l *Realm) regLocked(g *ghost, id wamp.ID, uri, match, invoke string) {
+	delete(g.claimed, id)
 	if _, ok := g.regs[id]; ok {
 		return
 	}
@@ -607,6 +615,7 @@ func (l *Realm) unregLocked(g *ghost, id wamp.ID) {
 		local = id // not known here: ids agree but for a collision
 	}
 	delete(g.regs, id)
+	delete(g.claimed, id)
 	l.r.Dealer().UnregisterRemote(g.id, local)
 }
 
@@ -678,7 +687,7 @@ func (l *Realm) applySnapshot(node uint64, rs realmState) {
 			l.regLocked(g, wamp.ID(r.ID), r.URI, r.Match, r.Invoke)
 		}
 		for id := range g.regs {
-			if !regs[id] {
+			if _, pending := g.claimed[id]; !regs[id] && !pending {
 				l.unregLocked(g, id)
 			}
 		}
