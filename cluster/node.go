@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,19 +317,23 @@ func (n *Node) shutdownServer() {
 }
 
 // Close says goodbye to the other nodes (they drop this node's sessions
-// at once rather than after the failure timeout) and disconnects.
+// at once rather than after the failure timeout) and disconnects. The
+// goodbye is the last control message: heartbeats and state are stopped
+// and the queued changes sent first, so no peer hears of this node after
+// it and takes it for a new one.
 func (n *Node) Close() {
 	select {
 	case <-n.stop:
 		return
 	default:
 	}
+	close(n.stop)
+	n.wg.Wait()
 	if n.nc != nil && n.nc.IsConnected() {
+		n.ann.flush()
 		n.sendCtl(ctlMsg{T: "bye"})
 		_ = n.nc.FlushTimeout(time.Second)
 	}
-	close(n.stop)
-	n.wg.Wait()
 	if n.nc != nil {
 		n.nc.Close()
 	}
@@ -365,20 +370,40 @@ type ctlMsg struct {
 }
 
 func (n *Node) sendCtl(m ctlMsg) {
+	b, err := n.encodeCtl(&m)
+	if err != nil {
+		n.log.Error("cannot encode a control message", "type", m.T, "error", err)
+		return
+	}
+	n.publishCtl(m.T, b)
+}
+
+func (n *Node) encodeCtl(m *ctlMsg) ([]byte, error) {
 	m.Node, m.Name = n.id, n.cfg.Node
-	switch m.T {
+	return json.Marshal(m)
+}
+
+// publishCtl publishes an encoded control message of type typ. A
+// refusal is counted and logged at Error: a lost state message or
+// snapshot leaves the others with a wrong view of this node until the
+// next snapshot gets through. While the connection is down the refusals
+// are expected (the disconnection is logged), so Warn.
+func (n *Node) publishCtl(typ string, b []byte) {
+	switch typ {
 	case "sync":
 		n.stats.syncsSent.Add(1)
 	case "snap":
 		n.stats.snapsSent.Add(1)
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		n.log.Error("cannot encode a control message", "error", err)
-		return
-	}
-	if err := n.nc.Publish(n.subject("ctl"), b); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		n.log.Debug("control message not sent", "type", m.T, "error", err)
+	err := n.nc.Publish(n.subject("ctl"), b)
+	switch {
+	case err == nil, errors.Is(err, nats.ErrConnectionClosed):
+	case errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrReconnectBufExceeded):
+		n.stats.ctlFailures.Add(1)
+		n.log.Warn("control message not sent: NATS connection down", "type", typ, "error", err)
+	default:
+		n.stats.ctlFailures.Add(1)
+		n.log.Error("control message not sent", "type", typ, "bytes", len(b), "error", err)
 	}
 }
 
@@ -401,7 +426,7 @@ func (n *Node) heartbeat() {
 		for id, p := range n.peers {
 			if now.Sub(p.lastSeen) > n.cfg.FailureTimeout {
 				delete(n.peers, id)
-				n.forgetLocked(id, p.name)
+				n.forgetLocked(id, p.name, false)
 				dead = append(dead, id)
 			}
 		}
@@ -421,12 +446,16 @@ func (n *Node) dropNode(id uint64) {
 }
 
 // touch marks node id alive and reports whether it is new (first seen, or
-// back after being taken for dead).
+// back after being taken for dead). It returns nil for a node that said
+// goodbye.
 func (n *Node) touch(id uint64, name string) (*peer, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	p := n.peers[id]
 	if p == nil {
+		if n.hasLeftLocked(id) {
+			return nil, false
+		}
 		p = &peer{name: name}
 		n.peers[id] = p
 		p.lastSeen = time.Now()
@@ -442,6 +471,7 @@ func (n *Node) touch(id uint64, name string) (*peer, bool) {
 // onCtl runs on the one goroutine of the control subscription, so that a
 // node's messages are applied in its order.
 func (n *Node) onCtl(msg *nats.Msg) {
+	defer n.survive("control")
 	var m ctlMsg
 	if err := json.Unmarshal(msg.Data, &m); err != nil {
 		n.log.Warn("bad control message", "error", err)
@@ -453,10 +483,10 @@ func (n *Node) onCtl(msg *nats.Msg) {
 	if m.T == "bye" {
 		n.mu.Lock()
 		_, known := n.peers[m.Node]
-		if known {
-			delete(n.peers, m.Node)
-			n.forgetLocked(m.Node, m.Name)
-		}
+		delete(n.peers, m.Node)
+		// Even when not known (already taken for dead): what it may still
+		// have in flight must not bring it back.
+		n.forgetLocked(m.Node, m.Name, true)
 		n.mu.Unlock()
 		if known {
 			n.stats.nodesLeft.Add(1)
@@ -466,6 +496,9 @@ func (n *Node) onCtl(msg *nats.Msg) {
 		return
 	}
 	p, isNew := n.touch(m.Node, m.Name)
+	if p == nil {
+		return // it left: a message sent before its goodbye arrived after it
+	}
 	if isNew {
 		n.log.Info("node joined the cluster", "peer", m.Name)
 		// It knows nothing of us yet, and we nothing of it.
@@ -523,6 +556,16 @@ func (n *Node) onCtl(msg *nats.Msg) {
 	}
 }
 
+// survive drops a message whose handling panicked: whatever arrives on
+// NATS, from anyone who can publish there, must not kill the node. It
+// runs deferred in the NATS handlers.
+func (n *Node) survive(what string) {
+	if r := recover(); r != nil {
+		n.stats.panics.Add(1)
+		n.log.Error("cluster message dropped: its handling panicked", "subject", what, "panic", r, "stack", string(debug.Stack()))
+	}
+}
+
 func hasRealm(rs []realmState, name wamp.URI) bool {
 	for _, r := range rs {
 		if wamp.URI(r.Realm) == name {
@@ -554,6 +597,13 @@ func (n *Node) leader() uint64 {
 		}
 	}
 	return l
+}
+
+// isLive reports whether id is another node known alive.
+func (n *Node) isLive(id uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.peers[id] != nil
 }
 
 // livePeers returns the ids of the other live nodes.
@@ -637,9 +687,38 @@ func (a *announcer) run() {
 	}
 }
 
+// flush sends the queued changes, once run has returned: for Close,
+// before the goodbye. A pending snapshot is not worth it any more.
+func (a *announcer) flush() {
+	a.mu.Lock()
+	ops := a.ops
+	a.ops, a.snap = nil, false
+	a.mu.Unlock()
+	if len(ops) > 0 {
+		a.send(ctlMsg{T: "state", Ops: ops})
+	}
+}
+
+// send publishes a state message or snapshot under the next number. A
+// batch of state changes larger than NATS's max_payload is split into
+// several messages, each numbered; a single change or a snapshot that is
+// too large is refused by NATS (counted, logged at Error).
 func (a *announcer) send(m ctlMsg) {
+	m.Seq = a.seq + 1
+	b, err := a.n.encodeCtl(&m)
+	if err != nil {
+		a.n.log.Error("cannot encode a control message", "type", m.T, "error", err)
+		return
+	}
+	if m.T == "state" && len(m.Ops) > 1 {
+		if max := a.n.nc.MaxPayload(); max > 0 && int64(len(b)) > max {
+			half := len(m.Ops) / 2
+			a.send(ctlMsg{T: "state", Ops: m.Ops[:half]})
+			a.send(ctlMsg{T: "state", Ops: m.Ops[half:]})
+			return
+		}
+	}
 	a.seq++
-	m.Seq = a.seq
-	a.n.sendCtl(m)
+	a.n.publishCtl(m.T, b)
 	a.published.Store(a.seq)
 }

@@ -89,8 +89,17 @@ type ghost struct {
 	info   atomic.Pointer[sessInfo]
 	joined bool
 	reqs   atomic.Uint64
-	subs   map[wamp.ID]struct{}
-	regs   map[wamp.ID]struct{}
+	// subs and regs map the ids its node announced to the ids of the
+	// same subscriptions and registrations here. ClusterID makes them
+	// equal, but for a hash collision, which one node may resolve
+	// differently from another: ops and snapshots name the remote id.
+	subs map[wamp.ID]wamp.ID
+	regs map[wamp.ID]wamp.ID
+	// claimed are the registrations admitted here as leader that its node
+	// has not announced yet (reg or unreg op). A snapshot of that node
+	// built before it registered them locally lacks them; it must not
+	// undo them, or another node's REGISTER could be admitted meanwhile.
+	claimed map[wamp.ID]struct{}
 }
 
 var (
@@ -307,14 +316,28 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 // asked again of whoever is leader once the failure detector has had its
 // time, for at most twice the failure timeout. When this node is the
 // leader it returns at once: its own dealer decides.
-func (n *Node) claimLoop(req claimReq) (uint64, error) {
+//
+// A claim that failed after an unanswered request may still have been
+// admitted (the answer was lost, or the leader was slow): the claimant
+// then announces an unreg of it, which removes it wherever it was
+// admitted and does nothing elsewhere.
+func (n *Node) claimLoop(req claimReq) (leader uint64, err error) {
+	timedOut := false
+	defer func() {
+		if err != nil && timedOut {
+			n.ann.add(op{K: "unreg", Realm: req.Realm, S: req.S,
+				ID: uint64(realm.ClusterID(wamp.URI(req.Realm), wamp.URI(req.URI), req.Match))})
+		}
+	}()
 	deadline := time.Now().Add(2 * n.cfg.FailureTimeout)
 	for {
-		leader := n.leader()
+		leader = n.leader()
 		if leader == n.id {
 			return leader, nil
 		}
-		err := n.claim(leader, req)
+		var noAnswer bool
+		noAnswer, err = n.claim(leader, req)
+		timedOut = timedOut || noAnswer
 		var we *wamp.Error
 		if err == nil || !errors.As(err, &we) || we.URI != ErrUnavailable || time.Now().After(deadline) {
 			return leader, err
@@ -327,31 +350,44 @@ func (n *Node) claimLoop(req claimReq) (uint64, error) {
 	}
 }
 
-func (n *Node) claim(leader uint64, req claimReq) error {
+// claim asks leader once; noAnswer reports that the request went out and
+// no answer came back in time, so the leader may have admitted it.
+func (n *Node) claim(leader uint64, req claimReq) (noAnswer bool, err error) {
+	req.Deadline = time.Now().Add(n.cfg.FailureTimeout).UnixNano()
 	b, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	msg, err := n.nc.Request(n.subject("claim", strconv.FormatUint(leader, 16)), b, n.cfg.FailureTimeout)
 	if err != nil {
-		return wamp.NewError(ErrUnavailable, "the cluster could not decide the registration: "+err.Error())
+		return errors.Is(err, nats.ErrTimeout), wamp.NewError(ErrUnavailable, "the cluster could not decide the registration: "+err.Error())
 	}
 	var resp claimResp
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return wamp.NewError(ErrUnavailable, "bad answer from the cluster leader: "+err.Error())
+		return false, wamp.NewError(ErrUnavailable, "bad answer from the cluster leader: "+err.Error())
 	}
 	if !resp.OK {
-		return wamp.NewError(wamp.URI(resp.URI), resp.Msg)
+		return false, wamp.NewError(wamp.URI(resp.URI), resp.Msg)
 	}
-	return nil
+	return false, nil
 }
 
 // onClaim decides a registration as the leader.
 func (n *Node) onClaim(msg *nats.Msg) {
+	defer n.survive("claim")
 	var req claimReq
 	resp := claimResp{OK: true}
 	if err := json.Unmarshal(msg.Data, &req); err != nil {
 		resp = claimResp{URI: string(wamp.ErrInvalidArgument), Msg: "bad claim: " + err.Error()}
+	} else if !n.isLive(req.Node) {
+		// A ghost of a node not known alive would never be removed: no
+		// leave, goodbye or death of that node is coming. The claimant
+		// asks again (claimLoop) once heard from.
+		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claimant's node is not known alive to the leader"}
+	} else if time.Now().UnixNano() > req.Deadline {
+		// The claimant gave up on it (or sent no deadline): admitting it
+		// now would leave a registration nobody holds.
+		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claim reached the leader after its deadline"}
 	} else if l := n.realms[wamp.URI(req.Realm)]; l == nil {
 		resp = claimResp{URI: string(wamp.ErrNoSuchRealm), Msg: "no realm " + req.Realm + " on the leader"}
 	} else if err := l.claim(&req); err != nil {
@@ -368,16 +404,31 @@ func (n *Node) onClaim(msg *nats.Msg) {
 func (l *Realm) claim(req *claimReq) error {
 	l.mirrorMu.Lock()
 	defer l.mirrorMu.Unlock()
+	_, existed := l.nodes[req.Node][wamp.ID(req.S)]
 	g := l.ghostLocked(req.Node, wamp.ID(req.S))
 	if !g.joined {
 		g.info.Store(&req.Info)
 	}
 	uri := wamp.URI(req.URI)
-	if err := l.r.Dealer().RegisterRemote(g, uri, req.Match, req.Invoke); err != nil {
+	d := l.r.Dealer()
+	if err := d.RegisterRemote(g, uri, req.Match, req.Invoke); err != nil {
+		if d.HasCallee(uri, req.Match, g.id) {
+			// A retry of a claim admitted before (its answer was lost).
+			return nil
+		}
+		if !existed {
+			delete(l.nodes[req.Node], g.id)
+			if len(l.nodes[req.Node]) == 0 {
+				delete(l.nodes, req.Node)
+			}
+		}
 		return err
 	}
-	if id, ok := l.r.Dealer().Lookup(uri, req.Match); ok {
-		g.regs[id] = struct{}{}
+	if id, ok := d.Lookup(uri, req.Match); ok {
+		// Under the id the claimant will announce, or unreg if it gives up.
+		cid := realm.ClusterID(l.name, uri, req.Match)
+		g.regs[cid] = id
+		g.claimed[cid] = struct{}{}
 	}
 	return nil
 }
@@ -399,7 +450,20 @@ func (l *Realm) Answer(s *session.Session, m *wamp.Message) bool {
 	a := *m
 	a.Request = o.req
 	if err := l.n.sendData(o.node, kindAns, s.ID, l.name, &a); err != nil {
-		l.n.log.Debug("answer to another node not sent", "error", err)
+		// The caller would wait forever (or until its timeout): tell it
+		// in a message small enough to cross.
+		l.n.log.Warn("answer to another node not sent: the caller gets an error", "error", err)
+		if !final {
+			l.relayMu.Lock()
+			delete(l.relayIn, k)
+			delete(l.relayOut, o)
+			l.relayMu.Unlock()
+		}
+		uri := wamp.ErrCanceled
+		if errors.Is(err, nats.ErrMaxPayload) {
+			uri = wamp.ErrPayloadSizeExceeded
+		}
+		l.fail(o.node, s.ID, o.req, uri, "the callee's answer could not cross the cluster: "+err.Error())
 	}
 	return true
 }
@@ -480,7 +544,7 @@ func (l *Realm) ghostLocked(node uint64, sid wamp.ID) *ghost {
 	}
 	g := gs[sid]
 	if g == nil {
-		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]struct{}), regs: make(map[wamp.ID]struct{})}
+		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]wamp.ID), regs: make(map[wamp.ID]wamp.ID), claimed: make(map[wamp.ID]struct{})}
 		g.info.Store(new(sessInfo))
 		gs[sid] = g
 	}
@@ -516,19 +580,20 @@ func (l *Realm) subLocked(g *ghost, id wamp.ID, uri, match string) {
 	if _, ok := g.subs[id]; ok {
 		return
 	}
-	got := l.r.Broker().SubscribeRemote(g, wamp.URI(uri), match)
-	g.subs[got] = struct{}{}
+	g.subs[id] = l.r.Broker().SubscribeRemote(g, wamp.URI(uri), match)
 }
 
 func (l *Realm) unsubLocked(g *ghost, id wamp.ID) {
-	if _, ok := g.subs[id]; !ok {
+	local, ok := g.subs[id]
+	if !ok {
 		return
 	}
 	delete(g.subs, id)
-	l.r.Broker().UnsubscribeRemote(g.id, id)
+	l.r.Broker().UnsubscribeRemote(g.id, local)
 }
 
 func (l *Realm) regLocked(g *ghost, id wamp.ID, uri, match, invoke string) {
+	delete(g.claimed, id)
 	if _, ok := g.regs[id]; ok {
 		return
 	}
@@ -540,13 +605,18 @@ func (l *Realm) regLocked(g *ghost, id wamp.ID, uri, match, invoke string) {
 		return
 	}
 	if got, ok := d.Lookup(wamp.URI(uri), match); ok {
-		g.regs[got] = struct{}{}
+		g.regs[id] = got
 	}
 }
 
 func (l *Realm) unregLocked(g *ghost, id wamp.ID) {
+	local, ok := g.regs[id]
+	if !ok {
+		local = id // not known here: ids agree but for a collision
+	}
 	delete(g.regs, id)
-	l.r.Dealer().UnregisterRemote(g.id, id)
+	delete(g.claimed, id)
+	l.r.Dealer().UnregisterRemote(g.id, local)
 }
 
 // applyOp applies one state change of node.
@@ -560,18 +630,28 @@ func (l *Realm) applyOp(node uint64, o *op) {
 		}
 		return
 	}
+	if o.K == "unsub" || o.K == "unreg" {
+		// Never a ghost for these alone: an unreg for a claim that timed
+		// out may name a session this node never heard of.
+		g := l.nodes[node][sid]
+		if g == nil {
+			return
+		}
+		if o.K == "unsub" {
+			l.unsubLocked(g, wamp.ID(o.ID))
+		} else {
+			l.unregLocked(g, wamp.ID(o.ID))
+		}
+		return
+	}
 	g := l.ghostLocked(node, sid)
 	switch o.K {
 	case "join":
 		l.joinLocked(g, o.Info)
 	case "sub":
 		l.subLocked(g, wamp.ID(o.ID), o.URI, o.Match)
-	case "unsub":
-		l.unsubLocked(g, wamp.ID(o.ID))
 	case "reg":
 		l.regLocked(g, wamp.ID(o.ID), o.URI, o.Match, o.Invoke)
-	case "unreg":
-		l.unregLocked(g, wamp.ID(o.ID))
 	}
 }
 
@@ -607,19 +687,43 @@ func (l *Realm) applySnapshot(node uint64, rs realmState) {
 			l.regLocked(g, wamp.ID(r.ID), r.URI, r.Match, r.Invoke)
 		}
 		for id := range g.regs {
-			if !regs[id] {
+			if _, pending := g.claimed[id]; !regs[id] && !pending {
 				l.unregLocked(g, id)
 			}
 		}
 	}
 }
 
-// dropNode forgets every session of a node taken for dead.
+// dropNode forgets every session of a node taken for dead or gone, and
+// the invocations it relayed here: nobody waits for their answers, so
+// their relay entries go and the local callees are interrupted.
 func (l *Realm) dropNode(node uint64) {
 	l.mirrorMu.Lock()
-	defer l.mirrorMu.Unlock()
 	for _, g := range l.nodes[node] {
 		l.removeLocked(g)
+	}
+	l.mirrorMu.Unlock()
+	var orphans []localKey
+	l.relayMu.Lock()
+	for o, rb := range l.relayOut {
+		if o.node == node {
+			k := localKey{o.sid, rb}
+			delete(l.relayOut, o)
+			delete(l.relayIn, k)
+			orphans = append(orphans, k)
+		}
+	}
+	l.relayMu.Unlock()
+	if l.r == nil {
+		return
+	}
+	for _, k := range orphans {
+		s := l.r.LocalSession(k.sid)
+		if s == nil || !(s.HasFeature("callee", "call_canceling") || s.HasFeature("callee", "call_cancelling")) {
+			continue
+		}
+		_ = s.Send(&wamp.Message{Type: wamp.INTERRUPT, Request: k.req,
+			Details: wamp.Dict{"mode": "killnowait", "reason": string(wamp.ErrCanceled)}})
 	}
 }
 
@@ -648,6 +752,7 @@ func (l *Realm) snapshot() realmState {
 // onData runs on the one goroutine of this node's data subscription, so
 // that each sender's messages are handled in its order.
 func (n *Node) onData(msg *nats.Msg) {
+	defer n.survive("data")
 	n.dataIn.Add(1)
 	var h dataHeader
 	m := wamp.Acquire()

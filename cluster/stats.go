@@ -25,6 +25,8 @@ type counters struct {
 	snapsSent, snapsApplied atomic.Uint64
 	syncsSent               atomic.Uint64
 	nodesDead, nodesLeft    atomic.Uint64
+	panics                  atomic.Uint64 // messages dropped because their handling panicked
+	ctlFailures             atomic.Uint64 // control messages NATS refused (too large, connection down)
 }
 
 // Stats is a reading of a node's counters.
@@ -47,30 +49,34 @@ type Stats struct {
 	NodesAlive                      int    // other nodes known alive
 	NodesDead                       uint64 // nodes taken for dead after the failure timeout
 	NodesLeft                       uint64 // nodes that said goodbye
+	HandlerPanics                   uint64 // messages from NATS dropped because handling them panicked
+	ControlSendFailures             uint64 // control messages (state, snapshots, heartbeats) NATS refused
 }
 
 // Stats returns the node's counters now.
 func (n *Node) Stats() Stats {
 	c := &n.stats
 	st := Stats{
-		Connected:        n.nc != nil && n.nc.IsConnected(),
-		RTT:              time.Duration(c.rttNanos.Load()),
-		Disconnects:      c.disconnects.Load(),
-		Reconnects:       c.reconnects.Load(),
-		EventsOut:        c.out[kindPub].Load(),
-		EventsIn:         c.in[kindPub].Load(),
-		InvocationsOut:   c.out[kindInv].Load(),
-		InvocationsIn:    c.in[kindInv].Load(),
-		InterruptsOut:    c.out[kindInt].Load(),
-		InterruptsIn:     c.in[kindInt].Load(),
-		AnswersOut:       c.out[kindAns].Load(),
-		AnswersIn:        c.in[kindAns].Load(),
-		SendFailures:     c.sendFailures.Load(),
-		SnapshotsSent:    c.snapsSent.Load(),
-		SnapshotsApplied: c.snapsApplied.Load(),
-		ResyncRequests:   c.syncsSent.Load(),
-		NodesDead:        c.nodesDead.Load(),
-		NodesLeft:        c.nodesLeft.Load(),
+		Connected:           n.nc != nil && n.nc.IsConnected(),
+		RTT:                 time.Duration(c.rttNanos.Load()),
+		Disconnects:         c.disconnects.Load(),
+		Reconnects:          c.reconnects.Load(),
+		EventsOut:           c.out[kindPub].Load(),
+		EventsIn:            c.in[kindPub].Load(),
+		InvocationsOut:      c.out[kindInv].Load(),
+		InvocationsIn:       c.in[kindInv].Load(),
+		InterruptsOut:       c.out[kindInt].Load(),
+		InterruptsIn:        c.in[kindInt].Load(),
+		AnswersOut:          c.out[kindAns].Load(),
+		AnswersIn:           c.in[kindAns].Load(),
+		SendFailures:        c.sendFailures.Load(),
+		SnapshotsSent:       c.snapsSent.Load(),
+		SnapshotsApplied:    c.snapsApplied.Load(),
+		ResyncRequests:      c.syncsSent.Load(),
+		NodesDead:           c.nodesDead.Load(),
+		NodesLeft:           c.nodesLeft.Load(),
+		HandlerPanics:       c.panics.Load(),
+		ControlSendFailures: c.ctlFailures.Load(),
 	}
 	st.Linked = n.LinkErr() == nil
 	st.NodesAlive = n.Peers()
@@ -185,15 +191,28 @@ const maxGone = 16
 type goneNode struct {
 	id   uint64
 	name string
+	// left: it said goodbye. Node ids are drawn at each start, so it
+	// never comes back: anything heard from it later is late.
+	left bool
 }
 
 // forgetLocked records that a node is gone. n.mu must be held.
-func (n *Node) forgetLocked(id uint64, name string) {
+func (n *Node) forgetLocked(id uint64, name string, left bool) {
 	n.gone = slices.DeleteFunc(n.gone, func(g goneNode) bool { return g.id == id })
 	if len(n.gone) == maxGone {
 		n.gone = n.gone[1:]
 	}
-	n.gone = append(n.gone, goneNode{id, name})
+	n.gone = append(n.gone, goneNode{id, name, left})
+}
+
+// hasLeftLocked reports whether node id said goodbye. n.mu must be held.
+func (n *Node) hasLeftLocked(id uint64) bool {
+	for _, g := range n.gone {
+		if g.id == id && g.left {
+			return true
+		}
+	}
+	return false
 }
 
 // Status returns the node's view of the cluster now.

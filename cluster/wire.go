@@ -83,7 +83,9 @@ func decodeData(b []byte, h *dataHeader, m *wamp.Message) error {
 	h.session = wamp.ID(s)
 	b = b[n:]
 	l, n := binary.Uvarint(b)
-	if n <= 0 || uint64(len(b)-n) < l+1 {
+	// l >= len-n, not len-n < l+1: a length of 2^64-1 wraps l+1 to 0.
+	// The realm is followed by at least the serializer byte.
+	if n <= 0 || l >= uint64(len(b)-n) {
 		return errShort
 	}
 	b = b[n:]
@@ -149,6 +151,10 @@ type claimReq struct {
 	URI    string   `json:"u"`
 	Match  string   `json:"m"`
 	Invoke string   `json:"v"`
+	// Deadline (Unix nanoseconds) is when the claimant stops waiting for
+	// the answer: the leader refuses a claim that arrives later, which
+	// would otherwise register a session the claimant gave up on.
+	Deadline int64 `json:"dl"`
 }
 
 type claimResp struct {
