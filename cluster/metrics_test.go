@@ -168,10 +168,12 @@ func TestClusterMetricsReadyStatus(t *testing.T) {
 	want := map[*router.Router]map[string]float64{
 		a: {evOut: events, evIn: 0, invOut: calls, invIn: 0, ansOut: 0, ansIn: calls,
 			"switchboard_cluster_linked": 1, "switchboard_cluster_nats_connected": 1, "switchboard_cluster_nodes_alive": 1,
-			"switchboard_cluster_nodes_dead_total": 0, "switchboard_cluster_send_failures_total": 0},
+			"switchboard_cluster_nodes_dead_total": 0, "switchboard_cluster_send_failures_total": 0,
+			"switchboard_cluster_control_send_failures_total": 0, "switchboard_cluster_handler_panics_total": 0},
 		b: {evOut: 0, evIn: events, invOut: 0, invIn: calls, ansOut: calls, ansIn: 0,
 			"switchboard_cluster_linked": 1, "switchboard_cluster_nats_connected": 1, "switchboard_cluster_nodes_alive": 1,
-			"switchboard_cluster_nodes_dead_total": 0, "switchboard_cluster_send_failures_total": 0},
+			"switchboard_cluster_nodes_dead_total": 0, "switchboard_cluster_send_failures_total": 0,
+			"switchboard_cluster_control_send_failures_total": 0, "switchboard_cluster_handler_panics_total": 0},
 	}
 	for r, w := range want {
 		m := cmScrape(t, r)

@@ -21,6 +21,8 @@ var (
 	descClusterInterrupts  = desc("cluster_interrupts_relayed_total", "INTERRUPTs of relayed calls sent to other nodes (out) and received (in).", "direction")
 	descClusterAnswers     = desc("cluster_answers_relayed_total", "Results (YIELD, progressive ones included) and errors of relayed calls sent back to the caller's node (out) and received (in).", "direction")
 	descClusterSendFailed  = desc("cluster_send_failures_total", "Messages to other nodes that NATS refused (connection down): lost, as docs/cluster.md says.")
+	descClusterCtlFailed   = desc("cluster_control_send_failures_total", "Control messages (state changes, snapshots, heartbeats) that NATS refused: the connection was down or the message exceeded max_payload.")
+	descClusterPanics      = desc("cluster_handler_panics_total", "Messages from NATS dropped because handling them panicked (malformed or unexpected data from another node).")
 	descClusterSnapshots   = desc("cluster_snapshots_total", "Full state snapshots sent to the other nodes (sent) and applied from them (applied).", "direction")
 	descClusterResyncs     = desc("cluster_resync_requests_total", "Requests for other nodes' snapshots: at start, on reconnection, on a new node and on a detected gap.")
 	descClusterNodesAlive  = desc("cluster_nodes_alive", "Other nodes this node hears heartbeats from.")
@@ -33,7 +35,7 @@ var (
 var clusterDescs = []*prometheus.Desc{
 	descClusterLinked, descClusterConnected, descClusterDisconnects, descClusterReconnects, descClusterRTT,
 	descClusterEvents, descClusterInvocations, descClusterInterrupts, descClusterAnswers, descClusterSendFailed,
-	descClusterSnapshots, descClusterResyncs, descClusterNodesAlive, descClusterNodesDead, descClusterNodesLeft,
+	descClusterCtlFailed, descClusterPanics, descClusterSnapshots, descClusterResyncs, descClusterNodesAlive, descClusterNodesDead, descClusterNodesLeft,
 }
 
 // SetCluster sets the function that reads the cluster node's counters at
@@ -66,6 +68,8 @@ func (m *Metrics) collectCluster(ch chan<- prometheus.Metric) {
 	inOut(descClusterInterrupts, st.InterruptsOut, st.InterruptsIn)
 	inOut(descClusterAnswers, st.AnswersOut, st.AnswersIn)
 	counter(descClusterSendFailed, st.SendFailures)
+	counter(descClusterCtlFailed, st.ControlSendFailures)
+	counter(descClusterPanics, st.HandlerPanics)
 	counter(descClusterSnapshots, st.SnapshotsSent, "sent")
 	counter(descClusterSnapshots, st.SnapshotsApplied, "applied")
 	counter(descClusterResyncs, st.ResyncRequests)
