@@ -297,6 +297,22 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 	if len(e.Routes) > 0 {
 		opts.Routes = server.RoutesFromStr(strings.Join(e.Routes, ","))
 	}
+	// The embedded server does not report a port it cannot bind (it logs,
+	// and we keep its logs off): try both first, so that a taken port is
+	// a clear error rather than a start that never completes.
+	for _, a := range []struct {
+		key, host string
+		port      int
+	}{{"listen", host, port}, {"cluster_listen", chost, cport}} {
+		if a.port <= 0 {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(a.host, strconv.Itoa(a.port)))
+		if err != nil {
+			return nil, fmt.Errorf("cluster: embedded %s: %w", a.key, err)
+		}
+		_ = ln.Close()
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)

@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -42,31 +43,20 @@ func TestAutobahnJSCluster(t *testing.T) {
 	bin := buildSwitchboard(t, root, tmp)
 
 	// Every address of the example moves to a free port, consistently
-	// across the three files (the routes name the other nodes' ports).
-	moves := map[string]string{}
-	for _, a := range []string{"8080", "8090", "8100", "4222", "4223", "4224", "6222", "6223", "6224"} {
-		moves["127.0.0.1:"+a] = freeAddr(t)
-	}
-	nodes := make([]*clusterNode, 3)
-	for i := range nodes {
-		name := "node" + string(rune('1'+i))
-		b, err := os.ReadFile(filepath.Join(root, "examples", "cluster", name+".yaml"))
-		if err != nil {
-			t.Fatal(err)
+	// across the three files (the routes name the other nodes' ports). A
+	// port found free can be taken by another test's process before the
+	// node binds it; then the node exits at start, naming the port, and
+	// the cluster starts again on other ports.
+	var nodes []*clusterNode
+	for attempt := 1; nodes == nil; attempt++ {
+		var why string
+		nodes, why = startExampleCluster(t, root, tmp, bin)
+		if nodes == nil && attempt == 3 {
+			t.Fatalf("the cluster did not start in %d attempts; last: %s", attempt, why)
 		}
-		// One pass: a free port may begin with an example's port
-		// (42223 after 4222), which replacing in turn would rewrite again.
-		var pairs []string
-		for from, to := range moves {
-			pairs = append(pairs, from, to)
+		if nodes == nil {
+			t.Logf("attempt %d: %s; again on other ports", attempt, why)
 		}
-		src := strings.NewReplacer(pairs...).Replace(string(b))
-		cfg := filepath.Join(tmp, name+".yaml")
-		if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		ws := moves["127.0.0.1:"+[]string{"8080", "8090", "8100"}[i]]
-		nodes[i] = startClusterNode(t, bin, cfg, tmp, ws)
 	}
 	urls := func(ns []*clusterNode) string {
 		var u []string
@@ -130,9 +120,62 @@ func nexusClient(t *testing.T, url string) *client.Client {
 	return c
 }
 
+// startExampleCluster starts the three nodes of examples/cluster on free
+// ports. When a node exits during its start, it stops those it started
+// and returns nil with the node's output.
+func startExampleCluster(t *testing.T, root, tmp, bin string) ([]*clusterNode, string) {
+	t.Helper()
+	moves := map[string]string{}
+	for _, a := range []string{"8080", "8090", "8100", "4222", "4223", "4224", "6222", "6223", "6224"} {
+		moves["127.0.0.1:"+a] = freeAddr(t)
+	}
+	// One pass: a free port may begin with an example's port (42223
+	// after 4222), which replacing in turn would rewrite again.
+	var pairs []string
+	for from, to := range moves {
+		pairs = append(pairs, from, to)
+	}
+	rep := strings.NewReplacer(pairs...)
+	var nodes []*clusterNode
+	for i := range 3 {
+		name := "node" + string(rune('1'+i))
+		b, err := os.ReadFile(filepath.Join(root, "examples", "cluster", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := filepath.Join(tmp, name+".yaml")
+		if err := os.WriteFile(cfg, []byte(rep.Replace(string(b))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ws := moves["127.0.0.1:"+[]string{"8080", "8090", "8100"}[i]]
+		n, early := startClusterNode(t, bin, cfg, tmp, ws)
+		if early != "" {
+			for _, m := range nodes {
+				m.stop(t)
+			}
+			return nil, early
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, ""
+}
+
+// stop ends a node with SIGTERM (SIGKILL if it does not exit in time).
+func (n *clusterNode) stop(t *testing.T) {
+	t.Helper()
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(shutdownTimeout):
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+	}
+}
+
 // startClusterNode starts one node and waits for its WebSocket listener.
-// Its cleanup stops it with SIGTERM unless the test killed it.
-func startClusterNode(t *testing.T, bin, cfg, dir, wsAddr string) *clusterNode {
+// Its cleanup stops it with SIGTERM unless the test killed it. If the node
+// exits during its start, it returns its output instead.
+func startClusterNode(t *testing.T, bin, cfg, dir, wsAddr string) (*clusterNode, string) {
 	t.Helper()
 	n := &clusterNode{out: new(syncBuffer), exited: make(chan struct{}), wsURL: "ws://" + wsAddr + "/ws"}
 	n.cmd = exec.Command(bin, "-c", cfg)
@@ -171,11 +214,11 @@ func startClusterNode(t *testing.T, bin, cfg, dir, wsAddr string) *clusterNode {
 		c, err := net.DialTimeout("tcp", wsAddr, time.Second)
 		if err == nil {
 			_ = c.Close()
-			return n
+			return n, ""
 		}
 		select {
 		case <-n.exited:
-			t.Fatalf("%s exited during startup: %v\n%s", cfg, waitErr, n.out.String())
+			return nil, fmt.Sprintf("%s exited during startup: %v\n%s", cfg, waitErr, n.out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
