@@ -38,10 +38,16 @@ var quiet = log.New(io.Discard, "", 0)
 // nodeConfig is a test node with an embedded NATS server on random ports,
 // routed to routes.
 func nodeConfig(t testing.TB, name string, ft time.Duration, routes ...string) *config.Config {
+	return nodeConfigR(t, name, ft, 0, routes...)
+}
+
+// nodeConfigR is nodeConfig with the JetStream replicas of a cluster of
+// that many nodes (0: the default).
+func nodeConfigR(t testing.TB, name string, ft time.Duration, replicas int, routes ...string) *config.Config {
 	t.Helper()
 	cfg := routertest.Config()
 	cfg.Cluster = &config.Cluster{
-		Name: "test", Node: name, FailureTimeout: ft,
+		Name: "test", Node: name, FailureTimeout: ft, Replicas: replicas,
 		Embedded: &config.EmbeddedNATS{Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0", Routes: routes},
 	}
 	cfg.SetDefaults()
@@ -55,12 +61,14 @@ func nodeConfig(t testing.TB, name string, ft time.Duration, routes ...string) *
 // the first, and waits until each knows all the others.
 func startCluster(t testing.TB, n int, ft time.Duration) []*router.Router {
 	t.Helper()
-	rs := []*router.Router{routertest.Run(t, nodeConfig(t, "n0", ft))}
+	replicas := min(3, n)
+	rs := []*router.Router{routertest.Run(t, nodeConfigR(t, "n0", ft, replicas))}
 	seed := rs[0].Cluster().ClusterAddr()
 	for i := 1; i < n; i++ {
-		rs = append(rs, routertest.Run(t, nodeConfig(t, fmt.Sprintf("n%d", i), ft, seed)))
+		rs = append(rs, routertest.Run(t, nodeConfigR(t, fmt.Sprintf("n%d", i), ft, replicas, seed)))
 	}
 	waitMesh(t, rs)
+	waitReady(t, rs)
 	return rs
 }
 
@@ -69,6 +77,19 @@ func waitMesh(t testing.TB, rs []*router.Router) {
 	waitFor(t, "every node sees every other", func() bool {
 		for _, r := range rs {
 			if r.Cluster().Peers() != len(rs)-1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitReady waits until every node is linked, its cluster state open.
+func waitReady(t testing.TB, rs []*router.Router) {
+	t.Helper()
+	waitFor(t, "every node ready", func() bool {
+		for _, r := range rs {
+			if r.Cluster().LinkErr() != nil {
 				return false
 			}
 		}
@@ -526,4 +547,18 @@ func TestMetaAcrossNodes(t *testing.T) {
 	case <-time.After(bound):
 		t.Fatal("no on_leave for a session of the other node")
 	}
+}
+
+func callErr(t *testing.T, c *client.Client, proc string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	_, err := c.Call(ctx, proc, nil, nil, nil, nil)
+	if re, ok := err.(client.RPCError); ok {
+		return string(re.Err.Error)
+	}
+	if err != nil {
+		t.Fatalf("CALL %s: %v", proc, err)
+	}
+	return ""
 }

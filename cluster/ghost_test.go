@@ -39,34 +39,3 @@ func TestGhostUnsubscribesByAnnouncedID(t *testing.T) {
 	}
 	l.applyOp(node, &op{K: "leave", Realm: "realm1", S: uint64(sid)})
 }
-
-// TestSnapshotKeepsUnannouncedClaim: a snapshot of the claimant built
-// before it registered what the leader admitted lacks the registration;
-// applying it must not undo the claim. Once announced, a snapshot
-// without it removes it.
-func TestSnapshotKeepsUnannouncedClaim(t *testing.T) {
-	n := New(config.Cluster{Name: "t", Node: "a"}, nil)
-	l := n.Link("realm1")
-	r, err := realm.New(realm.Config{Name: "realm1", Link: l})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Attach(r)
-	const node, sid = 7, wamp.ID(42)
-	l.applyOp(node, &op{K: "join", Realm: "realm1", S: uint64(sid), Info: &sessInfo{AuthID: "x"}})
-	if err := l.claim(&claimReq{Realm: "realm1", Node: node, S: uint64(sid), URI: "com.proc", Match: "exact", Invoke: "single"}); err != nil {
-		t.Fatal(err)
-	}
-	empty := realmState{Realm: "realm1", Sessions: []sessState{{ID: uint64(sid), Info: sessInfo{AuthID: "x"}}}}
-	l.applySnapshot(node, empty)
-	if got := r.Dealer().SessionRegistrations(sid); len(got) != 1 {
-		t.Fatalf("a snapshot older than the claim undid it: %v", got)
-	}
-	id := uint64(realm.ClusterID("realm1", "com.proc", "exact"))
-	l.applyOp(node, &op{K: "reg", Realm: "realm1", S: uint64(sid), ID: id, URI: "com.proc", Match: "exact", Invoke: "single"})
-	l.applySnapshot(node, empty)
-	if got := r.Dealer().SessionRegistrations(sid); len(got) != 0 {
-		t.Fatalf("a snapshot newer than the announced registration kept it: %v", got)
-	}
-	l.applyOp(node, &op{K: "leave", Realm: "realm1", S: uint64(sid)})
-}

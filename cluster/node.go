@@ -1,12 +1,15 @@
 package cluster
 
 import (
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/wamp"
@@ -32,8 +36,22 @@ type Node struct {
 
 	realms map[wamp.URI]*Realm // fixed once Start is called
 
-	srv *server.Server // embedded mode only
-	nc  *nats.Conn
+	srv     *server.Server // embedded mode only
+	tmpDir  string         // the embedded server's store when no data_dir is set
+	nc      *nats.Conn
+	started time.Time
+
+	// ctx ends when the node stops: JetStream calls and watchers use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	store *store            // jetstream.go
+	dir   *directory        // directory.go
+	ret   *retainedStore    // retained.go
+	// reconnectedAt is when the NATS connection last came back (Unix
+	// nanoseconds): right after it, other nodes' interest may not be
+	// known yet, so "no responders" proves nothing.
+	reconnectedAt atomic.Int64
 
 	ann announcer
 
@@ -46,7 +64,7 @@ type Node struct {
 	// linkGen counts the NATS (re)connections: a peer is synchronised when
 	// a snapshot of it arrived in the current one (LinkErr).
 	linkGen uint64
-	gone    []goneNode // the last nodes taken for dead or gone, for Status
+	gone    []goneNode // the last nodes taken for dead or gone, for Status and the directory
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -61,7 +79,11 @@ type Node struct {
 // peer is another node as seen from here.
 type peer struct {
 	name     string
-	lastSeen time.Time
+	lastSeen time.Time // the last control message, ping or ping answer
+	// noAnswer is when pings of it started to find no responders (zero:
+	// they are answered, or time out).
+	noAnswer time.Time
+	probing  bool
 	lastSeq  uint64 // last state message applied; 0 before the first
 	synced   bool   // a snapshot of it has been applied
 	syncGen  uint64 // linkGen when the last snapshot was applied
@@ -90,6 +112,10 @@ func New(cfg config.Cluster, log *slog.Logger) *Node {
 		settled: make(chan struct{}),
 	}
 	n.log = log.With("node", cfg.Node, "node_id", strconv.FormatUint(id, 16))
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.store = &store{n: n}
+	n.dir = newDirectory(n)
+	n.ret = newRetainedStore(n)
 	n.ann.n = n
 	n.ann.wake = make(chan struct{}, 1)
 	return n
@@ -170,12 +196,17 @@ func (n *Node) Start() error {
 		// No buffering while disconnected: what was not sent in the gap is
 		// lost (docs/cluster.md), and resynchronisation repairs the state.
 		nats.ReconnectBufSize(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // Close, not a loss
+			}
 			n.stats.disconnects.Add(1)
 			n.log.Warn("NATS connection lost", "error", err)
 		}),
 		nats.ReconnectHandler(func(_ *nats.Conn) {
 			n.stats.reconnects.Add(1)
+			n.reconnectedAt.Store(time.Now().UnixNano())
+			n.dir.signal()
 			n.mu.Lock()
 			n.linkGen++ // what was heard before the gap may be stale
 			n.mu.Unlock()
@@ -214,13 +245,30 @@ func (n *Node) Start() error {
 		return fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	n.nc = nc
+	n.started = time.Now()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		n.shutdownServer()
+		return fmt.Errorf("cluster: JetStream: %w", err)
+	}
+	n.store.js = js
+	if n.cfg.NATS != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+		err := n.store.checkJetStream(ctx)
+		cancel()
+		if err != nil {
+			nc.Close()
+			return err
+		}
+	}
 	subs := []struct {
 		subj string
 		fn   nats.MsgHandler
 	}{
 		{n.subject("ctl"), n.onCtl},
 		{n.dataSubject(n.id), n.onData},
-		{n.subject("claim", strconv.FormatUint(n.id, 16)), n.onClaim},
+		{n.pingSubject(n.id), n.onPing},
 	}
 	for _, s := range subs {
 		sub, err := nc.Subscribe(s.subj, s.fn)
@@ -240,10 +288,14 @@ func (n *Node) Start() error {
 		return fmt.Errorf("cluster: NATS: %w", err)
 	}
 	time.AfterFunc(n.cfg.FailureTimeout/2, n.settle)
-	n.wg.Add(3)
+	n.wg.Add(7)
 	go n.ann.run()
 	go n.heartbeat()
+	go n.probe()
 	go n.measureRTT()
+	go n.store.open()
+	go n.dir.reconcile()
+	go n.ret.write()
 	n.ann.requestSnapshot()
 	n.sendCtl(ctlMsg{T: "sync"})
 	url = nc.ConnectedUrlRedacted()
@@ -279,8 +331,26 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded cluster_listen %q: %w", e.ClusterListen, err)
 	}
+	if cport == server.RANDOM_PORT {
+		// JetStream wants a route even on the first node (to itself, which
+		// NATS ignores), so the port must be known before the start.
+		if cport, err = freePort(chost); err != nil {
+			return nil, fmt.Errorf("cluster: embedded cluster_listen %q: %w", e.ClusterListen, err)
+		}
+	}
+	dir := n.cfg.DataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "switchboard-nats-"); err != nil {
+			return nil, fmt.Errorf("cluster: JetStream store: %w", err)
+		}
+		n.tmpDir = dir
+	}
 	opts := &server.Options{
-		ServerName: n.cfg.Node + "-" + strconv.FormatUint(n.id, 16),
+		// JetStream knows its peers by server name: it must stay the same
+		// across restarts of the node, and differ between nodes.
+		ServerName: n.cfg.Node,
+		JetStream:  true,
+		StoreDir:   dir,
 		Host:       host,
 		Port:       port,
 		NoLog:      true,
@@ -294,9 +364,11 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 			Port: cport,
 		},
 	}
-	if len(e.Routes) > 0 {
-		opts.Routes = server.RoutesFromStr(strings.Join(e.Routes, ","))
+	routes := e.Routes
+	if len(routes) == 0 {
+		routes = []string{"nats://" + net.JoinHostPort(chost, strconv.Itoa(cport))}
 	}
+	opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 	// The embedded server does not report a port it cannot bind (it logs,
 	// and we keep its logs off): try both first, so that a taken port is
 	// a clear error rather than a start that never completes.
@@ -315,20 +387,40 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		n.removeTmp()
 		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
+		n.removeTmp()
 		return nil, errors.New("cluster: embedded NATS server did not start within 10s")
 	}
 	return srv, nil
+}
+
+// freePort finds a port free on host now.
+func freePort(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (n *Node) shutdownServer() {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+	}
+	n.removeTmp()
+}
+
+func (n *Node) removeTmp() {
+	if n.tmpDir != "" {
+		_ = os.RemoveAll(n.tmpDir)
+		n.tmpDir = ""
 	}
 }
 
@@ -343,7 +435,11 @@ func (n *Node) Close() {
 		return
 	default:
 	}
+	if n.nc != nil && n.nc.IsConnected() {
+		n.dir.flush()
+	}
 	close(n.stop)
+	n.cancel()
 	n.wg.Wait()
 	if n.nc != nil && n.nc.IsConnected() {
 		n.ann.flush()
@@ -365,6 +461,7 @@ func (n *Node) Kill() {
 	default:
 	}
 	close(n.stop)
+	n.cancel()
 	n.wg.Wait()
 	if n.nc != nil {
 		n.nc.Close()
@@ -441,18 +538,160 @@ func (n *Node) heartbeat() {
 		n.mu.Lock()
 		for id, p := range n.peers {
 			if now.Sub(p.lastSeen) > n.cfg.FailureTimeout {
-				delete(n.peers, id)
-				n.forgetLocked(id, p.name, false)
 				dead = append(dead, id)
 			}
 		}
 		n.mu.Unlock()
-		for _, id := range dead {
-			n.stats.nodesDead.Add(1)
-			n.log.Warn("node silent: taken for dead", "peer", strconv.FormatUint(id, 16))
-			n.dropNode(id)
+		n.declareDead(dead, "silent for the failure timeout")
+	}
+}
+
+// declareDead takes nodes for dead: their sessions leave, the calls
+// pending on their callees fail, and the directory loses their callees.
+func (n *Node) declareDead(ids []uint64, why string) {
+	for _, id := range ids {
+		n.mu.Lock()
+		p := n.peers[id]
+		if p != nil {
+			delete(n.peers, id)
+			n.forgetLocked(id, p.name, false)
+		}
+		n.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		n.stats.nodesDead.Add(1)
+		n.log.Warn("node taken for dead", "peer", p.name, "peer_id", strconv.FormatUint(id, 16), "why", why)
+		n.dropNode(id)
+	}
+	if len(ids) > 0 {
+		n.dir.signal()
+	}
+}
+
+func (n *Node) pingSubject(node uint64) string {
+	return n.prefix + ".ping." + strconv.FormatUint(node, 16)
+}
+
+// onPing answers another node's ping on a subscription of its own, so
+// that a busy control subject never delays the answer.
+func (n *Node) onPing(msg *nats.Msg) {
+	if len(msg.Data) == 8 {
+		from := binary.BigEndian.Uint64(msg.Data)
+		n.mu.Lock()
+		if p := n.peers[from]; p != nil {
+			p.lastSeen = time.Now()
+		}
+		n.mu.Unlock()
+	}
+	_ = msg.Respond(nil)
+}
+
+// Death detection (docs/cluster.md): a node whose NATS connection is gone
+// leaves no subscriber on its ping subject, and NATS answers a request
+// there at once with "no responders": that is proof, known within a
+// probe or two of the connection closing (a SIGKILL). A node that is
+// busy, stopped or cut off keeps its subscription: its pings time out,
+// which proves nothing, and only failure_timeout of silence takes it for
+// dead.
+const (
+	// noAnswerProof is how long pings must find no responders before the
+	// node is taken for dead: a route between NATS servers that is being
+	// re-established may briefly lose the interest of a live node.
+	noAnswerProof = 500 * time.Millisecond
+	// reconnectGrace is how long after this node's own reconnection "no
+	// responders" is not believed: the other nodes' interest may not have
+	// reached its server yet.
+	reconnectGrace = 2 * time.Second
+)
+
+func (n *Node) probeEvery() time.Duration {
+	return min(max(n.cfg.FailureTimeout/8, 25*time.Millisecond), 200*time.Millisecond)
+}
+
+// probe pings every live peer each probe period, one ping in flight per
+// peer.
+func (n *Node) probe() {
+	defer n.wg.Done()
+	every := n.probeEvery()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	body := binary.BigEndian.AppendUint64(nil, n.id)
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		n.mu.Lock()
+		for id, p := range n.peers {
+			if p.probing {
+				continue
+			}
+			p.probing = true
+			n.wg.Add(1)
+			go n.ping(id, body)
+		}
+		n.mu.Unlock()
+	}
+}
+
+func (n *Node) ping(id uint64, body []byte) {
+	defer n.wg.Done()
+	timeout := min(n.cfg.FailureTimeout, time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	_, err := n.nc.RequestWithContext(ctx, n.pingSubject(id), body)
+	cancel()
+	now := time.Now()
+	var dead bool
+	n.mu.Lock()
+	if p := n.peers[id]; p != nil {
+		p.probing = false
+		switch {
+		case err == nil:
+			p.lastSeen, p.noAnswer = now, time.Time{}
+		case errors.Is(err, nats.ErrNoResponders):
+			if now.Sub(time.Unix(0, n.reconnectedAt.Load())) < reconnectGrace {
+				break
+			}
+			if p.noAnswer.IsZero() {
+				p.noAnswer = now
+			}
+			dead = now.Sub(p.noAnswer) >= noAnswerProof
 		}
 	}
+	n.mu.Unlock()
+	if dead {
+		n.declareDead([]uint64{id}, "its NATS connection is gone (no responders)")
+	}
+}
+
+// isGone reports whether node id is taken for gone: taken for dead or
+// left, or never heard of although this node has listened for longer
+// than the failure timeout (a node of before a restart of the cluster).
+// This node is never gone; a live peer neither.
+func (n *Node) isGone(id uint64) bool {
+	if id == n.id {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers[id] != nil {
+		return false
+	}
+	for _, g := range n.gone {
+		if g.id == id {
+			return true
+		}
+	}
+	return time.Since(n.started) > n.cfg.FailureTimeout
+}
+
+// opTimeout bounds one decision that needs the cluster state (a
+// REGISTER, a directory change): a node without a quorum answers within
+// it.
+func (n *Node) opTimeout() time.Duration {
+	return min(max(n.cfg.FailureTimeout, time.Second), 5*time.Second)
 }
 
 func (n *Node) dropNode(id uint64) {
@@ -522,6 +761,10 @@ func (n *Node) onCtl(msg *nats.Msg) {
 		if m.T != "snap" {
 			n.sendCtl(ctlMsg{T: "sync", Target: m.Node})
 		}
+	}
+	if isNew {
+		// Its callees in the directory are stand-ins again.
+		defer n.dir.resync()
 	}
 	switch m.T {
 	case "hb":
@@ -593,26 +836,14 @@ func hasRealm(rs []realmState, name wamp.URI) bool {
 
 func (n *Node) settle() { n.settleOnce.Do(func() { close(n.settled) }) }
 
-// waitSettled waits until the node may decide registrations.
-func (n *Node) waitSettled() {
+// waitSettled waits until the node has had the time to hear the others
+// after its start, so that it does not take a live node it has not heard
+// yet for gone.
+func (n *Node) waitSettled(ctx context.Context) {
 	select {
 	case <-n.settled:
-	case <-n.stop:
+	case <-ctx.Done():
 	}
-}
-
-// leader is the node that decides registrations: the smallest id among
-// the live nodes. During a partition each side has its own (docs/cluster.md).
-func (n *Node) leader() uint64 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	l := n.id
-	for id := range n.peers {
-		if id < l {
-			l = id
-		}
-	}
-	return l
 }
 
 // isLive reports whether id is another node known alive.

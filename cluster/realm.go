@@ -1,13 +1,11 @@
 package cluster
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -18,8 +16,9 @@ import (
 	"github.com/switchboard/switchboard/wamp"
 )
 
-// ErrUnavailable answers a REGISTER when the cluster cannot decide it (the
-// leader did not answer within the failure timeout).
+// ErrUnavailable answers a REGISTER when the cluster cannot decide it:
+// this node cannot reach a JetStream quorum (a partition, too few nodes
+// up) within the bounded wait.
 const ErrUnavailable wamp.URI = "switchboard.error.cluster_unavailable"
 
 // calleeFeatures are the callee features the dealer asks a callee about;
@@ -45,6 +44,9 @@ type Realm struct {
 	// subscriptions and registrations applied for them here.
 	mirrorMu sync.Mutex
 	nodes    map[uint64]map[wamp.ID]*ghost
+	// applied are the other nodes' callees registered in the dealer, per
+	// directory key (directory.go), under mirrorMu.
+	applied map[string]map[calleeKey]struct{}
 
 	// The relay of invocations from other nodes to local callees: a
 	// callee sees an INVOCATION request id of its own session (relayOut),
@@ -61,6 +63,11 @@ type originKey struct {
 
 type localKey struct{ sid, req wamp.ID }
 
+type calleeKey struct {
+	node uint64
+	sid  wamp.ID
+}
+
 var _ realm.Link = (*Realm)(nil)
 
 func newRealm(n *Node, name wamp.URI) *Realm {
@@ -69,6 +76,7 @@ func newRealm(n *Node, name wamp.URI) *Realm {
 		name:     name,
 		local:    make(map[wamp.ID]struct{}),
 		nodes:    make(map[uint64]map[wamp.ID]*ghost),
+		applied:  make(map[string]map[calleeKey]struct{}),
 		relayOut: make(map[originKey]wamp.ID),
 		relayIn:  make(map[localKey]originKey),
 	}
@@ -89,17 +97,11 @@ type ghost struct {
 	info   atomic.Pointer[sessInfo]
 	joined bool
 	reqs   atomic.Uint64
-	// subs and regs map the ids its node announced to the ids of the
-	// same subscriptions and registrations here. ClusterID makes them
-	// equal, but for a hash collision, which one node may resolve
-	// differently from another: ops and snapshots name the remote id.
+	// subs maps the ids its node announced to the ids of the same
+	// subscriptions here. ClusterID makes them equal, but for a hash
+	// collision, which one node may resolve differently from another: ops
+	// and snapshots name the remote id.
 	subs map[wamp.ID]wamp.ID
-	regs map[wamp.ID]wamp.ID
-	// claimed are the registrations admitted here as leader that its node
-	// has not announced yet (reg or unreg op). A snapshot of that node
-	// built before it registered them locally lacks them; it must not
-	// undo them, or another node's REGISTER could be admitted meanwhile.
-	claimed map[wamp.ID]struct{}
 }
 
 var (
@@ -184,29 +186,18 @@ func (l *Realm) isLocal(sid wamp.ID) bool {
 	return ok
 }
 
-// Forward implements broker.Remote.
-func (l *Realm) Forward(nodes []uint64, all bool, pub *broker.Publication) {
-	if all {
-		nodes = l.n.livePeers()
+// Forward implements broker.Remote. A retained publication goes to the
+// cluster's store (retained.go), which every node reads, so it is
+// forwarded like any other only to the nodes with interest, without its
+// retain flag: the store alone says which event is the latest.
+func (l *Realm) Forward(nodes []uint64, _ bool, pub *broker.Publication) {
+	if pub.Retain {
+		l.n.ret.put(l.name, pub)
 	}
 	if len(nodes) == 0 {
 		return
 	}
-	meta := wamp.Dict{"p": uint64(pub.Publisher)}
-	if len(pub.Options) > 0 {
-		meta["o"] = map[string]any(pub.Options)
-	}
-	if pub.ExcludeMe {
-		meta["x"] = true
-	}
-	if pub.Disclose {
-		meta["d"], meta["ai"], meta["ar"] = true, pub.AuthID, pub.AuthRole
-	}
-	if pub.Retain {
-		meta["r"] = true
-	}
-	m := wamp.Message{Type: wamp.PUBLISH, Request: pub.ID, URI: pub.Topic, Details: meta, Args: pub.Args, Kwargs: pub.Kwargs}
-	b, err := encodeData(kindPub, l.n.id, 0, l.name, &m)
+	b, err := encodePub(l.n.id, l.name, pub)
 	if err != nil {
 		l.n.log.Warn("publication not forwarded", "topic", string(pub.Topic), "error", err)
 		return
@@ -246,6 +237,7 @@ func (l *Realm) Left(sid wamp.ID) {
 		}
 	}
 	l.relayMu.Unlock()
+	l.n.dir.dropped(l.name, sid, 0)
 	l.n.ann.add(op{K: "leave", Realm: string(l.name), S: uint64(sid)})
 }
 
@@ -268,169 +260,150 @@ func (l *Realm) Unsubscribed(sid, sub wamp.ID) {
 	}
 }
 
-// Unregistered implements realm.Link.
+// Unregistered implements realm.Link: the directory forgets a local
+// callee (asynchronously: this comes under the dealer's lock).
 func (l *Realm) Unregistered(sid, reg wamp.ID) {
 	if l.isLocal(sid) {
-		l.n.ann.add(op{K: "unreg", Realm: string(l.name), S: uint64(sid), ID: uint64(reg)})
+		l.n.dir.dropped(l.name, sid, reg)
 	}
 }
 
-// Register implements realm.Link: the leader admits the registration
-// first (its dealer holds every registration of the cluster and decides
-// under its lock, so of two racing REGISTERs one wins), then the local
-// dealer registers and answers.
+// Register implements realm.Link: the directory admits the registration
+// first, by compare-and-set on its JetStream key, so that of two racing
+// REGISTERs on any nodes exactly one wins and a node without a quorum
+// admits none; then the local dealer registers and answers.
 func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 	d := l.r.Dealer()
-	match, invoke, err := dealer.RegisterOptions(m.Details)
-	if err != nil {
+	if err := d.CheckRegister(m); err != nil {
 		d.Register(s, m) // answers the error
 		return
 	}
-	l.n.waitSettled()
-	leader, err := l.n.claimLoop(claimReq{
-		Realm: string(l.name), Node: l.n.id, S: uint64(s.ID), Info: infoOf(s),
-		URI: string(m.URI), Match: match, Invoke: invoke,
-	})
-	if leader != l.n.id {
-		if err != nil {
-			we, ok := err.(*wamp.Error)
-			if !ok {
-				we = wamp.NewError(ErrUnavailable, err.Error())
+	match, invoke, _ := dealer.RegisterOptions(m.Details)
+	key := dirKey(l.name, match, m.URI)
+	tmpl := dirEntry{Realm: string(l.name), URI: string(m.URI), Match: match, Invoke: invoke}
+	ctx, cancel := context.WithTimeout(l.n.ctx, l.n.opTimeout())
+	defer cancel()
+	l.n.waitSettled(ctx)
+	rec, err := l.n.dir.admit(ctx, key, tmpl, dirCallee{Node: l.n.id, Session: uint64(s.ID), Info: infoOf(s)})
+	if err != nil {
+		var we *wamp.Error
+		if !errors.As(err, &we) {
+			we = unavailable("%v", err)
+		}
+		if !errors.Is(err, errRefused) {
+			l.n.log.Warn("REGISTER not decided: cluster state unavailable", "procedure", string(m.URI), "error", err)
+		}
+		_ = s.Send(&wamp.Message{Type: wamp.ERROR, ErrType: wamp.REGISTER, Request: m.Request, URI: we.URI, Details: wamp.Dict{"message": we.Msg}})
+		return
+	}
+	// The dealer's stand-ins for the other nodes' callees follow the
+	// entry as admitted, so that a stale one does not refuse it here.
+	l.n.dir.record(key, rec)
+	d.Register(s, m)
+	if id, ok := d.Lookup(m.URI, match); ok && d.HasCallee(m.URI, match, s.ID) {
+		l.n.dir.admitted(key, l.name, id, &tmpl, s)
+		return
+	}
+	// Admitted by the directory but refused here: take it back.
+	l.n.dir.markDirty(key)
+}
+
+// revoke takes registration (uri, match) from local session sid, and
+// tells the session when it announced registration_revocation.
+func (l *Realm) revoke(sid wamp.ID, uri wamp.URI, match string) {
+	d := l.r.Dealer()
+	id, ok := d.Lookup(uri, match)
+	if !ok || !d.HasCallee(uri, match, sid) {
+		return
+	}
+	d.UnregisterRemote(sid, id)
+	if s := l.r.LocalSession(sid); s != nil && s.HasFeature("callee", "registration_revocation") {
+		_ = s.Send(&wamp.Message{Type: wamp.UNREGISTERED, Details: wamp.Dict{
+			"registration": uint64(id),
+			"reason":       "another node of the cluster holds the procedure",
+		}})
+	}
+}
+
+// syncRegs makes the dealer's stand-ins for key's callees on other nodes
+// those of e (nil: none), for the nodes known alive. old is the entry as
+// last applied, for the procedure of a deleted key.
+func (l *Realm) syncRegs(key string, old, e *dirEntry) {
+	uri, match := wamp.URI(old.URI), old.Match
+	want := make(map[calleeKey]*dirCallee)
+	if e != nil {
+		for i := range e.Callees {
+			c := &e.Callees[i]
+			if c.Node != l.n.id && l.n.isLive(c.Node) {
+				want[calleeKey{c.Node, wamp.ID(c.Session)}] = c
 			}
-			_ = s.Send(&wamp.Message{Type: wamp.ERROR, ErrType: wamp.REGISTER, Request: m.Request, URI: we.URI, Details: wamp.Dict{"message": we.Msg}})
+		}
+	}
+	d := l.r.Dealer()
+	l.mirrorMu.Lock()
+	defer l.mirrorMu.Unlock()
+	have := l.applied[key]
+	for ck := range have {
+		if want[ck] != nil {
+			continue
+		}
+		delete(have, ck)
+		if id, ok := d.Lookup(uri, match); ok {
+			d.UnregisterRemote(ck.sid, id)
+		}
+		l.pruneLocked(ck)
+	}
+	if len(want) == 0 {
+		delete(l.applied, key)
+		return
+	}
+	if have == nil {
+		have = make(map[calleeKey]struct{})
+		l.applied[key] = have
+	}
+	// In the directory's order, so that the first and last policies agree
+	// on every node.
+	for i := range e.Callees {
+		c := &e.Callees[i]
+		ck := calleeKey{c.Node, wamp.ID(c.Session)}
+		if want[ck] == nil {
+			continue
+		}
+		if _, ok := have[ck]; ok {
+			continue
+		}
+		g := l.ghostLocked(c.Node, wamp.ID(c.Session))
+		if !g.joined {
+			info := c.Info
+			g.info.Store(&info)
+		}
+		if err := d.RegisterRemote(g, uri, match, e.Invoke); err != nil && !d.HasCallee(uri, match, g.id) {
+			// A local callee still holds it: the directory says another
+			// node won, and this node's reconciliation revokes it.
+			l.n.log.Info("registration of another node waits for a local one to be revoked", "procedure", string(uri), "error", err)
+			l.n.dir.markDirty(key)
+			continue
+		}
+		have[ck] = struct{}{}
+	}
+}
+
+// pruneLocked forgets the ghost of ck when it stood only for directory
+// callees. mirrorMu must be held.
+func (l *Realm) pruneLocked(ck calleeKey) {
+	g := l.nodes[ck.node][ck.sid]
+	if g == nil || g.joined || len(g.subs) > 0 {
+		return
+	}
+	for _, have := range l.applied {
+		if _, ok := have[ck]; ok {
 			return
 		}
 	}
-	d.Register(s, m)
-	id, found := d.Lookup(m.URI, match)
-	if found && d.HasCallee(m.URI, match, s.ID) {
-		l.n.ann.add(op{K: "reg", Realm: string(l.name), S: uint64(s.ID), ID: uint64(id), URI: string(m.URI), Match: match, Invoke: invoke})
-	} else if leader != l.n.id {
-		// Admitted by the leader but refused here: take it back.
-		l.n.ann.add(op{K: "unreg", Realm: string(l.name), S: uint64(s.ID), ID: uint64(realm.ClusterID(l.name, m.URI, match))})
+	delete(l.nodes[ck.node], ck.sid)
+	if len(l.nodes[ck.node]) == 0 {
+		delete(l.nodes, ck.node)
 	}
-}
-
-// claimLoop asks the leader to admit a registration and returns who
-// decided. A leader that does not answer is probably dead: the claim is
-// asked again of whoever is leader once the failure detector has had its
-// time, for at most twice the failure timeout. When this node is the
-// leader it returns at once: its own dealer decides.
-//
-// A claim that failed after an unanswered request may still have been
-// admitted (the answer was lost, or the leader was slow): the claimant
-// then announces an unreg of it, which removes it wherever it was
-// admitted and does nothing elsewhere.
-func (n *Node) claimLoop(req claimReq) (leader uint64, err error) {
-	timedOut := false
-	defer func() {
-		if err != nil && timedOut {
-			n.ann.add(op{K: "unreg", Realm: req.Realm, S: req.S,
-				ID: uint64(realm.ClusterID(wamp.URI(req.Realm), wamp.URI(req.URI), req.Match))})
-		}
-	}()
-	deadline := time.Now().Add(2 * n.cfg.FailureTimeout)
-	for {
-		leader = n.leader()
-		if leader == n.id {
-			return leader, nil
-		}
-		var noAnswer bool
-		noAnswer, err = n.claim(leader, req)
-		timedOut = timedOut || noAnswer
-		var we *wamp.Error
-		if err == nil || !errors.As(err, &we) || we.URI != ErrUnavailable || time.Now().After(deadline) {
-			return leader, err
-		}
-		select {
-		case <-time.After(n.cfg.FailureTimeout / 4):
-		case <-n.stop:
-			return leader, err
-		}
-	}
-}
-
-// claim asks leader once; noAnswer reports that the request went out and
-// no answer came back in time, so the leader may have admitted it.
-func (n *Node) claim(leader uint64, req claimReq) (noAnswer bool, err error) {
-	req.Deadline = time.Now().Add(n.cfg.FailureTimeout).UnixNano()
-	b, err := json.Marshal(req)
-	if err != nil {
-		return false, err
-	}
-	msg, err := n.nc.Request(n.subject("claim", strconv.FormatUint(leader, 16)), b, n.cfg.FailureTimeout)
-	if err != nil {
-		return errors.Is(err, nats.ErrTimeout), wamp.NewError(ErrUnavailable, "the cluster could not decide the registration: "+err.Error())
-	}
-	var resp claimResp
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return false, wamp.NewError(ErrUnavailable, "bad answer from the cluster leader: "+err.Error())
-	}
-	if !resp.OK {
-		return false, wamp.NewError(wamp.URI(resp.URI), resp.Msg)
-	}
-	return false, nil
-}
-
-// onClaim decides a registration as the leader.
-func (n *Node) onClaim(msg *nats.Msg) {
-	defer n.survive("claim")
-	var req claimReq
-	resp := claimResp{OK: true}
-	if err := json.Unmarshal(msg.Data, &req); err != nil {
-		resp = claimResp{URI: string(wamp.ErrInvalidArgument), Msg: "bad claim: " + err.Error()}
-	} else if !n.isLive(req.Node) {
-		// A ghost of a node not known alive would never be removed: no
-		// leave, goodbye or death of that node is coming. The claimant
-		// asks again (claimLoop) once heard from.
-		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claimant's node is not known alive to the leader"}
-	} else if time.Now().UnixNano() > req.Deadline {
-		// The claimant gave up on it (or sent no deadline): admitting it
-		// now would leave a registration nobody holds.
-		resp = claimResp{URI: string(ErrUnavailable), Msg: "the claim reached the leader after its deadline"}
-	} else if l := n.realms[wamp.URI(req.Realm)]; l == nil {
-		resp = claimResp{URI: string(wamp.ErrNoSuchRealm), Msg: "no realm " + req.Realm + " on the leader"}
-	} else if err := l.claim(&req); err != nil {
-		we, _ := err.(*wamp.Error)
-		if we == nil {
-			we = wamp.NewError(ErrUnavailable, err.Error())
-		}
-		resp = claimResp{URI: string(we.URI), Msg: we.Msg}
-	}
-	b, _ := json.Marshal(resp)
-	_ = msg.Respond(b)
-}
-
-func (l *Realm) claim(req *claimReq) error {
-	l.mirrorMu.Lock()
-	defer l.mirrorMu.Unlock()
-	_, existed := l.nodes[req.Node][wamp.ID(req.S)]
-	g := l.ghostLocked(req.Node, wamp.ID(req.S))
-	if !g.joined {
-		g.info.Store(&req.Info)
-	}
-	uri := wamp.URI(req.URI)
-	d := l.r.Dealer()
-	if err := d.RegisterRemote(g, uri, req.Match, req.Invoke); err != nil {
-		if d.HasCallee(uri, req.Match, g.id) {
-			// A retry of a claim admitted before (its answer was lost).
-			return nil
-		}
-		if !existed {
-			delete(l.nodes[req.Node], g.id)
-			if len(l.nodes[req.Node]) == 0 {
-				delete(l.nodes, req.Node)
-			}
-		}
-		return err
-	}
-	if id, ok := d.Lookup(uri, req.Match); ok {
-		// Under the id the claimant will announce, or unreg if it gives up.
-		cid := realm.ClusterID(l.name, uri, req.Match)
-		g.regs[cid] = id
-		g.claimed[cid] = struct{}{}
-	}
-	return nil
 }
 
 // Answer implements realm.Link.
@@ -544,7 +517,7 @@ func (l *Realm) ghostLocked(node uint64, sid wamp.ID) *ghost {
 	}
 	g := gs[sid]
 	if g == nil {
-		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]wamp.ID), regs: make(map[wamp.ID]wamp.ID), claimed: make(map[wamp.ID]struct{})}
+		g = &ghost{l: l, node: node, id: sid, subs: make(map[wamp.ID]wamp.ID)}
 		g.info.Store(new(sessInfo))
 		gs[sid] = g
 	}
@@ -554,6 +527,13 @@ func (l *Realm) ghostLocked(node uint64, sid wamp.ID) *ghost {
 // removeLocked forgets a ghost: its subscriptions and registrations go,
 // calls pending on it fail, on_leave fires. mirrorMu must be held.
 func (l *Realm) removeLocked(g *ghost) {
+	ck := calleeKey{g.node, g.id}
+	for key, have := range l.applied {
+		delete(have, ck)
+		if len(have) == 0 {
+			delete(l.applied, key)
+		}
+	}
 	delete(l.nodes[g.node], g.id)
 	if len(l.nodes[g.node]) == 0 {
 		delete(l.nodes, g.node)
@@ -592,33 +572,6 @@ func (l *Realm) unsubLocked(g *ghost, id wamp.ID) {
 	l.r.Broker().UnsubscribeRemote(g.id, local)
 }
 
-func (l *Realm) regLocked(g *ghost, id wamp.ID, uri, match, invoke string) {
-	delete(g.claimed, id)
-	if _, ok := g.regs[id]; ok {
-		return
-	}
-	d := l.r.Dealer()
-	if err := d.RegisterRemote(g, wamp.URI(uri), match, invoke); err != nil && !d.HasCallee(wamp.URI(uri), match, g.id) {
-		// Two sides of a partition admitted the same procedure: the one
-		// registered here first keeps it on this node (docs/cluster.md).
-		l.n.log.Warn("registration of another node refused here", "procedure", uri, "error", err)
-		return
-	}
-	if got, ok := d.Lookup(wamp.URI(uri), match); ok {
-		g.regs[id] = got
-	}
-}
-
-func (l *Realm) unregLocked(g *ghost, id wamp.ID) {
-	local, ok := g.regs[id]
-	if !ok {
-		local = id // not known here: ids agree but for a collision
-	}
-	delete(g.regs, id)
-	delete(g.claimed, id)
-	l.r.Dealer().UnregisterRemote(g.id, local)
-}
-
 // applyOp applies one state change of node.
 func (l *Realm) applyOp(node uint64, o *op) {
 	l.mirrorMu.Lock()
@@ -630,17 +583,9 @@ func (l *Realm) applyOp(node uint64, o *op) {
 		}
 		return
 	}
-	if o.K == "unsub" || o.K == "unreg" {
-		// Never a ghost for these alone: an unreg for a claim that timed
-		// out may name a session this node never heard of.
-		g := l.nodes[node][sid]
-		if g == nil {
-			return
-		}
-		if o.K == "unsub" {
+	if o.K == "unsub" {
+		if g := l.nodes[node][sid]; g != nil {
 			l.unsubLocked(g, wamp.ID(o.ID))
-		} else {
-			l.unregLocked(g, wamp.ID(o.ID))
 		}
 		return
 	}
@@ -650,8 +595,6 @@ func (l *Realm) applyOp(node uint64, o *op) {
 		l.joinLocked(g, o.Info)
 	case "sub":
 		l.subLocked(g, wamp.ID(o.ID), o.URI, o.Match)
-	case "reg":
-		l.regLocked(g, wamp.ID(o.ID), o.URI, o.Match, o.Invoke)
 	}
 }
 
@@ -679,16 +622,6 @@ func (l *Realm) applySnapshot(node uint64, rs realmState) {
 		for id := range g.subs {
 			if !subs[id] {
 				l.unsubLocked(g, id)
-			}
-		}
-		regs := make(map[wamp.ID]bool, len(st.Regs))
-		for _, r := range st.Regs {
-			regs[wamp.ID(r.ID)] = true
-			l.regLocked(g, wamp.ID(r.ID), r.URI, r.Match, r.Invoke)
-		}
-		for id := range g.regs {
-			if _, pending := g.claimed[id]; !regs[id] && !pending {
-				l.unregLocked(g, id)
 			}
 		}
 	}
@@ -741,9 +674,6 @@ func (l *Realm) snapshot() realmState {
 		for _, sub := range l.r.Broker().SessionSubscriptions(s.ID) {
 			st.Subs = append(st.Subs, ref{ID: uint64(sub.ID), URI: string(sub.URI), Match: sub.Match})
 		}
-		for _, reg := range l.r.Dealer().SessionRegistrations(s.ID) {
-			st.Regs = append(st.Regs, ref{ID: uint64(reg.ID), URI: string(reg.URI), Match: reg.Match, Invoke: reg.Invoke})
-		}
 		rs.Sessions = append(rs.Sessions, st)
 	}
 	return rs
@@ -770,16 +700,7 @@ func (n *Node) onData(msg *nats.Msg) {
 	}
 	switch h.kind {
 	case kindPub:
-		pub := broker.Publication{Topic: m.URI, ID: m.Request, Args: m.Args, Kwargs: m.Kwargs}
-		d := m.Details
-		pub.Publisher, _ = wamp.AsID(d["p"])
-		pub.ExcludeMe = wamp.Bool(d, "x", false)
-		pub.Disclose = wamp.Bool(d, "d", false)
-		pub.Retain = wamp.Bool(d, "r", false)
-		pub.AuthID, pub.AuthRole = wamp.String(d, "ai"), wamp.String(d, "ar")
-		if o, ok := d["o"].(map[string]any); ok {
-			pub.Options = o
-		}
+		pub := decodePub(m)
 		l.r.Broker().DeliverRemote(&pub)
 	case kindInv:
 		l.invoke(h.from, h.session, m)

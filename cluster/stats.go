@@ -114,6 +114,9 @@ func (n *Node) LinkErr() error {
 	default:
 		return errors.New("waiting to hear from the other nodes")
 	}
+	if err := n.store.err(); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	var behind []string
 	for id, p := range n.peers {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/wamp"
 	"github.com/switchboard/switchboard/wamp/codec"
 )
@@ -29,6 +30,39 @@ const (
 
 	numKinds = iota + 1 // size of arrays indexed by kind
 )
+
+// encodePub encodes a publication as kindPub: Request is the publication
+// id, Details the publisher and options (short keys), the payload passes
+// through.
+func encodePub(from uint64, realm wamp.URI, pub *broker.Publication) ([]byte, error) {
+	meta := wamp.Dict{"p": uint64(pub.Publisher)}
+	if len(pub.Options) > 0 {
+		meta["o"] = map[string]any(pub.Options)
+	}
+	if pub.ExcludeMe {
+		meta["x"] = true
+	}
+	if pub.Disclose {
+		meta["d"], meta["ai"], meta["ar"] = true, pub.AuthID, pub.AuthRole
+	}
+	m := wamp.Message{Type: wamp.PUBLISH, Request: pub.ID, URI: pub.Topic, Details: meta, Args: pub.Args, Kwargs: pub.Kwargs}
+	return encodeData(kindPub, from, 0, realm, &m)
+}
+
+// decodePub reads back what encodePub wrote; the publication refers to
+// m's payload.
+func decodePub(m *wamp.Message) broker.Publication {
+	pub := broker.Publication{Topic: m.URI, ID: m.Request, Args: m.Args, Kwargs: m.Kwargs}
+	d := m.Details
+	pub.Publisher, _ = wamp.AsID(d["p"])
+	pub.ExcludeMe = wamp.Bool(d, "x", false)
+	pub.Disclose = wamp.Bool(d, "d", false)
+	pub.AuthID, pub.AuthRole = wamp.String(d, "ai"), wamp.String(d, "ar")
+	if o, ok := d["o"].(map[string]any); ok {
+		pub.Options = o
+	}
+	return pub
+}
 
 type dataHeader struct {
 	kind    byte
@@ -100,7 +134,7 @@ func decodeData(b []byte, h *dataHeader, m *wamp.Message) error {
 
 // op is one change of a node's state, as its control messages carry it.
 type op struct {
-	K      string    `json:"k"` // join, leave, sub, unsub, reg, unreg
+	K      string    `json:"k"` // join, leave, sub, unsub
 	Realm  string    `json:"r"`
 	S      uint64    `json:"s"`
 	Info   *sessInfo `json:"i,omitempty"` // join
@@ -132,7 +166,6 @@ type sessState struct {
 	ID   uint64   `json:"id"`
 	Info sessInfo `json:"info"`
 	Subs []ref    `json:"subs,omitempty"`
-	Regs []ref    `json:"regs,omitempty"`
 }
 
 type ref struct {
@@ -140,25 +173,4 @@ type ref struct {
 	URI    string `json:"u"`
 	Match  string `json:"m"`
 	Invoke string `json:"v,omitempty"`
-}
-
-// claimReq asks the leader to admit a registration.
-type claimReq struct {
-	Realm  string   `json:"r"`
-	Node   uint64   `json:"node"`
-	S      uint64   `json:"s"`
-	Info   sessInfo `json:"i"`
-	URI    string   `json:"u"`
-	Match  string   `json:"m"`
-	Invoke string   `json:"v"`
-	// Deadline (Unix nanoseconds) is when the claimant stops waiting for
-	// the answer: the leader refuses a claim that arrives later, which
-	// would otherwise register a session the claimant gave up on.
-	Deadline int64 `json:"dl"`
-}
-
-type claimResp struct {
-	OK  bool   `json:"ok"`
-	URI string `json:"uri,omitempty"`
-	Msg string `json:"msg,omitempty"`
 }

@@ -15,11 +15,17 @@ var ErrCluster = errors.New("bad cluster setting")
 
 // Cluster defaults.
 const (
-	DefaultClusterName    = "switchboard"
-	DefaultFailureTimeout = 3 * time.Second
+	DefaultClusterName = "switchboard"
+	// DefaultFailureTimeout is generous: it only bounds silent failures
+	// (a node stopped, or cut off while its connections stay open); a node
+	// that dies is known from NATS within a second whatever it is.
+	DefaultFailureTimeout = 10 * time.Second
 	// MinFailureTimeout keeps heartbeats (a quarter of the timeout) from
 	// flooding NATS.
 	MinFailureTimeout = 100 * time.Millisecond
+	// MaxReplicas is the largest JetStream replica count (RAFT groups of
+	// more than 5 only cost).
+	MaxReplicas = 5
 	DefaultNATSListen = "127.0.0.1:4222"
 	DefaultNATSRoutes = "127.0.0.1:6222"
 )
@@ -37,6 +43,20 @@ type Cluster struct {
 	// take it for dead. Nodes heartbeat four times per timeout. Zero
 	// value: 3s.
 	FailureTimeout time.Duration
+	// Replicas is the number of copies JetStream keeps of the cluster's
+	// state (registrations, retained events); a write needs a majority of
+	// them. Zero value: in embedded mode min(3, nodes), nodes counted as
+	// this one and its routes; with an external NATS, 3 when it is a
+	// cluster and 1 when it is a single server.
+	Replicas int
+	// DataDir is where the embedded NATS server keeps JetStream's files
+	// (its RAFT logs, and the state when Storage is "file"). Zero value: a
+	// temporary directory removed at stop. Unused with an external NATS.
+	DataDir string
+	// Storage is "file" (the state survives a restart of every node) or
+	// "memory". Zero value: "file" when DataDir is set or the NATS is
+	// external, "memory" otherwise.
+	Storage string
 	// Exactly one of Embedded and NATS is set.
 	Embedded *EmbeddedNATS
 	NATS     *ExternalNATS
@@ -74,7 +94,7 @@ type NATSTLS struct {
 }
 
 var (
-	clusterKeys  = []string{"name", "node", "failure_timeout", "embedded", "nats"}
+	clusterKeys  = []string{"name", "node", "failure_timeout", "replicas", "data_dir", "storage", "embedded", "nats"}
 	embeddedKeys = []string{"listen", "cluster_listen", "routes"}
 	natsKeys     = []string{"urls", "credentials", "user", "password", "token", "tls"}
 	natsTLSKeys  = []string{"ca", "cert", "key"}
@@ -91,6 +111,13 @@ func (d *decoder) cluster(me entry) *Cluster {
 			c.Node, _ = d.str(e.val, e.path)
 		case "failure_timeout":
 			c.FailureTimeout = d.duration(e.val, e.path)
+		case "replicas":
+			c.Replicas = d.integer(e.val, e.path)
+		case "data_dir":
+			c.DataDir, _ = d.str(e.val, e.path)
+			c.DataDir = d.localPath(c.DataDir)
+		case "storage":
+			c.Storage, _ = d.str(e.val, e.path)
 		case "embedded":
 			c.Embedded = &EmbeddedNATS{}
 			ees, _ := d.mapping(e.val, e.path)
@@ -165,6 +192,12 @@ func (c *Cluster) setDefaults() {
 	if c.FailureTimeout == 0 {
 		c.FailureTimeout = DefaultFailureTimeout
 	}
+	if c.Storage == "" {
+		c.Storage = "memory"
+		if c.DataDir != "" || c.NATS != nil {
+			c.Storage = "file"
+		}
+	}
 	if e := c.Embedded; e != nil {
 		if e.Listen == "" {
 			e.Listen = DefaultNATSListen
@@ -194,6 +227,15 @@ func (v *validator) cluster() {
 	}
 	if c.FailureTimeout != 0 && c.FailureTimeout < MinFailureTimeout {
 		v.failf("cluster.failure_timeout", ErrCluster, "failure_timeout %v is too short (at least %v)", c.FailureTimeout, MinFailureTimeout)
+	}
+	if c.Replicas < 0 || c.Replicas > MaxReplicas {
+		v.failf("cluster.replicas", ErrCluster, "replicas %d out of range: 1 to %d (0 for the default)", c.Replicas, MaxReplicas)
+	}
+	if c.Storage != "" && c.Storage != "file" && c.Storage != "memory" {
+		v.failf("cluster.storage", ErrCluster, "storage %q: want file or memory", c.Storage)
+	}
+	if c.DataDir != "" && c.NATS != nil {
+		v.failf("cluster.data_dir", ErrCluster, "data_dir is for the embedded NATS server; an external NATS keeps JetStream's files itself")
 	}
 	switch {
 	case c.Embedded == nil && c.NATS == nil:

@@ -234,33 +234,39 @@ func (d *Dealer) matchLocked(uri wamp.URI) *registration {
 
 // Register handles REGISTER.
 func (d *Dealer) Register(p Peer, m *wamp.Message) {
-	match, invoke, err := parseRegisterOptions(m.Details)
+	match, invoke, discloseCaller, err := d.checkRegister(m)
 	if err != nil {
 		replyWAMPError(p, wamp.REGISTER, m.Request, err)
-		return
-	}
-	if !validPattern(m.URI, match, d.cfg.StrictURIs) {
-		replyError(p, wamp.REGISTER, m.Request, wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI))
-		return
-	}
-	if m.URI.Reserved() {
-		replyError(p, wamp.REGISTER, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
-		return
-	}
-	discloseCaller, err := wamp.OptBool(m.Details, "disclose_caller", false)
-	if err != nil {
-		replyWAMPError(p, wamp.REGISTER, m.Request, err)
-		return
-	}
-	if discloseCaller && d.cfg.Disclosure == DiscloseNever {
-		// The realm's policy wins over the callee's wish, as it does over
-		// the caller's disclose_me.
-		replyError(p, wamp.REGISTER, m.Request, ErrDiscloseMeDisallowed, "this realm does not disclose callers")
 		return
 	}
 	if err := d.register(p, m.URI, match, invoke, m.Request, true, discloseCaller); err != nil {
 		replyWAMPError(p, wamp.REGISTER, m.Request, err)
 	}
+}
+
+// checkRegister reads and checks a REGISTER's URI and options; the error
+// is a *wamp.Error.
+func (d *Dealer) checkRegister(m *wamp.Message) (match, invoke string, discloseCaller bool, err error) {
+	match, invoke, err = parseRegisterOptions(m.Details)
+	if err != nil {
+		return "", "", false, err
+	}
+	if !validPattern(m.URI, match, d.cfg.StrictURIs) {
+		return "", "", false, wamp.NewError(wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI))
+	}
+	if m.URI.Reserved() {
+		return "", "", false, wamp.NewError(wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
+	}
+	discloseCaller, err = wamp.OptBool(m.Details, "disclose_caller", false)
+	if err != nil {
+		return "", "", false, err
+	}
+	if discloseCaller && d.cfg.Disclosure == DiscloseNever {
+		// The realm's policy wins over the callee's wish, as it does over
+		// the caller's disclose_me.
+		return "", "", false, wamp.NewError(ErrDiscloseMeDisallowed, "this realm does not disclose callers")
+	}
+	return match, invoke, discloseCaller, nil
 }
 
 // register adds p as a callee of (uri, match) and, with reply, answers

@@ -18,6 +18,14 @@ func RegisterOptions(opts wamp.Dict) (match, invoke string, err error) {
 	return parseRegisterOptions(opts)
 }
 
+// CheckRegister checks a REGISTER as Register does before registering,
+// for the cluster to decide only registrations the dealer would take. The
+// error is a *wamp.Error.
+func (d *Dealer) CheckRegister(m *wamp.Message) error {
+	_, _, _, err := d.checkRegister(m)
+	return err
+}
+
 // RegisterRemote makes p, a callee on another node, a callee of
 // (procedure, match) with policy invoke. The error is a *wamp.Error with
 // the URI a REGISTER would have been answered with

@@ -1,0 +1,220 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The state the nodes must agree on or keep lives in JetStream, the RAFT
+// replicated store inside nats-server (docs/cluster.md): one KV bucket
+// for the registration directory (directory.go), one for retained events
+// (retained.go). A write is committed by a majority of the replicas, so a
+// node cut off from the majority cannot write at all: that is what makes
+// registrations safe under a partition, rather than a protocol of ours.
+
+// ErrNoJetStream is the start error of a node whose NATS has no JetStream.
+var ErrNoJetStream = errors.New("cluster: the NATS server has no JetStream (enable it: `jetstream: enabled` in nats-server.conf, or nats-server -js); the cluster keeps its registrations and retained events there")
+
+// store opens the cluster's buckets and watches them. It opens them in
+// the background, retrying: a bucket with replicas R can be created only
+// once R servers have joined JetStream's meta group, so the first node of
+// a cluster waits for the others.
+type store struct {
+	n  *Node
+	js jetstream.JetStream
+
+	mu      sync.Mutex
+	regs    jetstream.KeyValue // nil until open
+	ret     jetstream.KeyValue
+	openErr error // why the buckets are not open yet
+	// health is the last check of the buckets' stream leaders: nil when
+	// the last check was answered, the error otherwise (no quorum).
+	health error
+}
+
+func (n *Node) bucket(what string) string { return "sb_" + n.cfg.Name + "_" + what }
+
+// replicas is the JetStream replica count of the buckets (config.Cluster
+// Replicas).
+func (n *Node) replicas() int {
+	if r := n.cfg.Replicas; r > 0 {
+		return r
+	}
+	if e := n.cfg.Embedded; e != nil {
+		return min(3, 1+len(e.Routes))
+	}
+	if n.nc.ConnectedClusterName() != "" {
+		return 3
+	}
+	return 1
+}
+
+func (n *Node) storage() jetstream.StorageType {
+	if n.cfg.Storage == "file" {
+		return jetstream.FileStorage
+	}
+	return jetstream.MemoryStorage
+}
+
+// checkJetStream fails when the NATS the node is connected to has no
+// JetStream; only an external NATS can be so configured.
+func (s *store) checkJetStream(ctx context.Context) error {
+	_, err := s.js.AccountInfo(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return ErrNoJetStream
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoHeartbeat):
+		// A clustered JetStream that has no meta leader yet answers
+		// nothing: not a configuration error, the buckets wait for it.
+		return nil
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled {
+		return ErrNoJetStream
+	}
+	return nil
+}
+
+// open creates or binds the buckets, retrying until it succeeds or the
+// node stops, then starts their watchers.
+func (s *store) open() {
+	defer s.n.wg.Done()
+	wait := 50 * time.Millisecond
+	for {
+		err := s.tryOpen()
+		s.mu.Lock()
+		s.openErr = err
+		s.mu.Unlock()
+		if err == nil {
+			break
+		}
+		s.n.log.Debug("cluster state not open yet", "error", err)
+		select {
+		case <-s.n.stop:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+	s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
+	s.n.wg.Add(3)
+	go s.n.dir.watch(s.kv(true))
+	go s.n.ret.watch(s.kv(false))
+	go s.checkHealth()
+}
+
+func (s *store) tryOpen() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	regs, err := s.bucket(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.n.bucket("regs"),
+		Description: "Switchboard registration directory",
+		History:     1,
+	})
+	if err != nil {
+		return err
+	}
+	ret, err := s.bucket(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.n.bucket("retained"),
+		Description: "Switchboard retained events",
+		History:     1,
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.regs, s.ret = regs, ret
+	s.mu.Unlock()
+	return nil
+}
+
+// bucket creates a bucket, or binds the existing one: the first node to
+// create it sets its replicas and storage, which the others then share
+// (a node configured otherwise is told in its log).
+func (s *store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = s.n.replicas()
+	cfg.Storage = s.n.storage()
+	kv, err := s.js.CreateKeyValue(ctx, cfg)
+	if err == nil {
+		return kv, nil
+	}
+	if !errors.Is(err, jetstream.ErrBucketExists) {
+		return nil, fmt.Errorf("create bucket %s (replicas %d): %w", cfg.Bucket, cfg.Replicas, err)
+	}
+	kv, err = s.js.KeyValue(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bind bucket %s: %w", cfg.Bucket, err)
+	}
+	if st, err := kv.Status(ctx); err == nil {
+		if info := st.(*jetstream.KeyValueBucketStatus).StreamInfo(); info != nil &&
+			(info.Config.Replicas != cfg.Replicas || info.Config.Storage != cfg.Storage) {
+			s.n.log.Warn("cluster bucket kept as another node created it", "bucket", cfg.Bucket,
+				"replicas", info.Config.Replicas, "storage", info.Config.Storage.String(),
+				"configured_replicas", cfg.Replicas, "configured_storage", cfg.Storage.String())
+		}
+	}
+	return kv, nil
+}
+
+// kv returns the registration bucket (regs) or the retained one, nil
+// until open.
+func (s *store) kv(regs bool) jetstream.KeyValue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if regs {
+		return s.regs
+	}
+	return s.ret
+}
+
+// checkHealth asks the registration bucket's stream leader for its state
+// every second: no answer means no quorum on this side (a partition, or
+// too few servers), which makes the node unready.
+func (s *store) checkHealth() {
+	defer s.n.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := s.kv(true).Status(ctx)
+		cancel()
+		s.mu.Lock()
+		changed := (err == nil) != (s.health == nil)
+		s.health = err
+		s.mu.Unlock()
+		if changed {
+			if err != nil {
+				s.n.log.Warn("cluster state unreachable: no JetStream quorum on this side", "error", err)
+			} else {
+				s.n.log.Info("cluster state reachable again")
+			}
+		}
+		select {
+		case <-s.n.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// err says why the cluster state cannot be used now, nil when it can.
+func (s *store) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.regs == nil && s.openErr != nil:
+		return fmt.Errorf("cluster state not available yet: %w", s.openErr)
+	case s.regs == nil:
+		return errors.New("cluster state not available yet")
+	case s.health != nil:
+		return fmt.Errorf("no JetStream quorum: %w", s.health)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package cluster
+
+import (
+	"context"
+	"encoding/base64"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard/switchboard/broker"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Retained events live in the retained bucket, one key per (realm,
+// topic) holding the last retained publication, encoded as it crosses
+// nodes (wire.go). Every node watches the bucket and keeps each event in
+// its broker, so a subscriber with get_retained gets the latest one
+// wherever it was published, also on a node that joined later; with file
+// storage they survive a restart of the whole cluster.
+//
+// The publisher's node stores its event in its own broker at once, as a
+// node alone does, and writes it to the bucket from a goroutine of its
+// own, so that the publisher never waits for JetStream; the queue between
+// them is bounded (retainedQueue), past it a retained event is kept on
+// its node only (counted, logged).
+type retainedStore struct {
+	n       *Node
+	queue   chan retainedPut
+	dropped atomic.Uint64
+}
+
+type retainedPut struct {
+	key string
+	b   []byte
+}
+
+const retainedQueue = 4096
+
+func newRetainedStore(n *Node) *retainedStore {
+	return &retainedStore{n: n, queue: make(chan retainedPut, retainedQueue)}
+}
+
+func retainedKey(realm, topic wamp.URI) string {
+	return "u" + base64.RawURLEncoding.EncodeToString([]byte(realm)) + ".u" + base64.RawURLEncoding.EncodeToString([]byte(topic))
+}
+
+// put queues pub, a retained publication of a local publisher, for the
+// bucket. It never blocks.
+func (s *retainedStore) put(realm wamp.URI, pub *broker.Publication) {
+	b, err := encodePub(s.n.id, realm, pub)
+	if err != nil {
+		s.n.log.Warn("retained event not stored in the cluster", "topic", string(pub.Topic), "error", err)
+		return
+	}
+	select {
+	case s.queue <- retainedPut{retainedKey(realm, pub.Topic), b}:
+	default:
+		if d := s.dropped.Add(1); d&(d-1) == 0 { // logged at powers of two
+			s.n.log.Warn("retained events kept on this node only: the cluster store is behind", "dropped", d)
+		}
+	}
+}
+
+// write drains the queue into the bucket until the node stops.
+func (s *retainedStore) write() {
+	defer s.n.wg.Done()
+	for {
+		select {
+		case <-s.n.stop:
+			return
+		case p := <-s.queue:
+			kv := s.n.store.kv(false)
+			for kv == nil {
+				select {
+				case <-s.n.stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				kv = s.n.store.kv(false)
+			}
+			ctx, cancel := context.WithTimeout(s.n.ctx, s.n.opTimeout())
+			_, err := kv.Put(ctx, p.key, p.b)
+			cancel()
+			if err != nil {
+				s.dropped.Add(1)
+				s.n.log.Warn("retained event not stored in the cluster", "error", err)
+			}
+		}
+	}
+}
+
+// watch keeps every retained event of the bucket in the realms' brokers.
+func (s *retainedStore) watch(kv jetstream.KeyValue) {
+	defer s.n.wg.Done()
+	w, err := kv.WatchAll(s.n.ctx)
+	if err != nil {
+		s.n.log.Error("cannot watch the retained events", "error", err)
+		return
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-s.n.stop:
+			return
+		case ent, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if ent == nil || ent.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			s.apply(ent.Value())
+		}
+	}
+}
+
+func (s *retainedStore) apply(b []byte) {
+	defer s.n.survive("retained")
+	var h dataHeader
+	m := wamp.Acquire()
+	defer wamp.Release(m)
+	if err := decodeData(b, &h, m); err != nil || h.kind != kindPub {
+		s.n.log.Warn("bad retained event in the cluster store", "error", err)
+		return
+	}
+	l := s.n.realms[h.realm]
+	if l == nil || l.r == nil {
+		return
+	}
+	pub := decodePub(m)
+	pub.Retain = true
+	l.r.Broker().StoreRetained(&pub)
+}
