@@ -87,22 +87,27 @@ func waitMesh(t testing.TB, rs []*router.Router) {
 // waitReady waits until every node is linked, its cluster state open.
 func waitReady(t testing.TB, rs []*router.Router) {
 	t.Helper()
+	var last error
 	waitFor(t, "every node ready", func() bool {
 		for _, r := range rs {
-			if r.Cluster().LinkErr() != nil {
+			if last = r.Cluster().LinkErr(); last != nil {
 				return false
 			}
 		}
 		return true
-	})
+	}, func() string { return fmt.Sprint("last: ", last) })
 }
 
-// waitFor polls cond until it holds, failing after bound.
-func waitFor(t testing.TB, what string, cond func() bool) {
+// waitFor polls cond until it holds, failing after bound; why, if given,
+// says what was seen last.
+func waitFor(t testing.TB, what string, cond func() bool, why ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(bound)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, w := range why {
+				what += " (" + w() + ")"
+			}
 			t.Fatalf("timed out waiting: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -217,9 +217,8 @@ func (d *directory) markDirty(key string) {
 
 // watch applies the bucket to the realms' dealers, in the bucket's
 // order, until the node stops.
-func (d *directory) watch(kv jetstream.KeyValue) {
-	defer d.n.wg.Done()
-	w, err := kv.WatchAll(d.n.ctx)
+func (d *directory) watch(ctx context.Context, kv jetstream.KeyValue) {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		d.n.log.Error("cannot watch the registration directory", "error", err)
 		return
@@ -227,7 +226,7 @@ func (d *directory) watch(kv jetstream.KeyValue) {
 	defer func() { _ = w.Stop() }()
 	for {
 		select {
-		case <-d.n.stop:
+		case <-ctx.Done():
 			return
 		case ent, ok := <-w.Updates():
 			if !ok {
@@ -277,6 +276,29 @@ func (d *directory) apply(ent jetstream.KeyValueEntry) {
 	if mine {
 		d.markDirty(key) // another node changed one of ours: look again
 	}
+}
+
+// reset forgets the bucket as watched, for a new one: the stand-ins go
+// (the new bucket brings back those that are still there) and this
+// node's registrations are written again.
+func (d *directory) reset() {
+	d.mu.Lock()
+	old := d.entries
+	d.entries = make(map[string]dirRec)
+	d.caught = false
+	for k := range d.own {
+		d.dirty[k] = struct{}{}
+	}
+	d.mu.Unlock()
+	for k, r := range old {
+		if r.e == nil {
+			continue
+		}
+		if l := d.n.realms[wamp.URI(r.e.Realm)]; l != nil && l.r != nil {
+			l.syncRegs(k, r.e, nil)
+		}
+	}
+	d.signal()
 }
 
 // record keeps what this node wrote (admit, reconcile) as the latest of

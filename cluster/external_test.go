@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,7 +111,14 @@ func startNATSServer(t *testing.T, args ...string) string {
 	t.Helper()
 	bin := natsServerBinary(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir, "-js", "-sd", filepath.Join(dir, "js")}, args...)...)
+	var out syncBuf
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nats-server output:\n%s", out.String())
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +142,9 @@ func startErr(t *testing.T, url string, auth func(*config.ExternalNATS)) error {
 	t.Helper()
 	cfg := routertest.Config()
 	cfg.Cluster = &config.Cluster{Name: "ext", NATS: &config.ExternalNATS{URLs: []string{url}}}
-	auth(cfg.Cluster.NATS)
+	if auth != nil {
+		auth(cfg.Cluster.NATS)
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
@@ -226,12 +237,17 @@ func operatorCreds(t *testing.T) (conf, creds, other string) {
 	fail(err)
 	opJWT, err := jwt.NewOperatorClaims(opPub).Encode(opKP)
 	fail(err)
-	account := func() (nkeys.KeyPair, string, string) {
+	account := func(js bool) (nkeys.KeyPair, string, string) {
 		kp, err := nkeys.CreateAccount()
 		fail(err)
 		pub, err := kp.PublicKey()
 		fail(err)
-		j, err := jwt.NewAccountClaims(pub).Encode(opKP)
+		claims := jwt.NewAccountClaims(pub)
+		if js {
+			// The cluster keeps its state in JetStream: the account needs it.
+			claims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+		}
+		j, err := claims.Encode(opKP)
 		fail(err)
 		return kp, pub, j
 	}
@@ -250,10 +266,13 @@ func operatorCreds(t *testing.T) (conf, creds, other string) {
 		fail(os.WriteFile(p, b, 0o600))
 		return p
 	}
-	accKP, accPub, accJWT := account()
-	strangerKP, _, _ := account()
+	accKP, accPub, accJWT := account(true)
+	strangerKP, _, _ := account(true)
+	// JetStream in operator mode needs a system account.
+	_, sysPub, sysJWT := account(false)
 	conf = filepath.Join(dir, "nats.conf")
-	fail(os.WriteFile(conf, fmt.Appendf(nil, "operator: %q\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n}\n", opJWT, accPub, accJWT), 0o600))
+	fail(os.WriteFile(conf, fmt.Appendf(nil, "operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
+		opJWT, sysPub, accPub, accJWT, sysPub, sysJWT), 0o600))
 	return conf, userCreds(accKP, "user.creds"), userCreds(strangerKP, "stranger.creds")
 }
 
@@ -273,4 +292,22 @@ func TestExternalNATSCredsFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cluster: connect to NATS") || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
 		t.Errorf("start with the creds of an unknown account: %v, want a cluster connect error about authorization", err)
 	}
+}
+
+// syncBuf collects a process's output.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

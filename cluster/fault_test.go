@@ -126,10 +126,16 @@ func externalNode(t testing.TB, name, url string, ft time.Duration, auth func(*c
 	return routertest.Run(t, cfg)
 }
 
-// runNATS starts an in-process NATS server on port (random when -1).
+// runNATS starts an in-process NATS server with JetStream on port (random
+// when -1). Its store is new: a restart loses the cluster's state.
 func runNATS(t testing.TB, port int) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	return runNATSOpts(t, &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+}
+
+func runNATSOpts(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +219,7 @@ func TestNATSRestartHeals(t *testing.T) {
 func TestExternalNATSServerBinary(t *testing.T) {
 	bin := natsServerBinary(t)
 	port := 20000 + os.Getpid()%20000
-	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "--auth", "s3cret")
+	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "--auth", "s3cret", "-js", "-sd", t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +288,17 @@ func dialOK(addr string) bool {
 	}
 	_ = c.Close()
 	return true
+}
+
+// TestExternalNATSWithoutJetStream: a node on a NATS without JetStream
+// fails to start, saying so.
+func TestExternalNATSWithoutJetStream(t *testing.T) {
+	ns := runNATSOpts(t, &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	err := startErr(t, ns.ClientURL(), nil)
+	if err == nil || !strings.Contains(err.Error(), "no JetStream") {
+		t.Fatalf("start on a NATS without JetStream: %v, want an error naming JetStream", err)
+	}
 }
 
 // TestShortGapResync restarts NATS faster than the failure timeout: no

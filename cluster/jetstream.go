@@ -82,10 +82,41 @@ func (s *store) checkJetStream(ctx context.Context) error {
 	return nil
 }
 
-// open creates or binds the buckets, retrying until it succeeds or the
-// node stops, then starts their watchers.
+// open creates or binds the buckets, retrying until it succeeds, then
+// watches them and checks their health; when the buckets are gone (an
+// external NATS restarted without their files) it starts again. It
+// returns when the node stops.
 func (s *store) open() {
 	defer s.n.wg.Done()
+	for gen := 0; ; gen++ {
+		if !s.openOnce() {
+			return
+		}
+		if gen > 0 {
+			// A new bucket: what was known of the old one is void, and
+			// this node writes its registrations again.
+			s.n.dir.reset()
+		}
+		s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
+		ctx, cancel := context.WithCancel(s.n.ctx)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); s.n.dir.watch(ctx, s.kv(true)) }()
+		go func() { defer wg.Done(); s.n.ret.watch(ctx, s.kv(false)) }()
+		lost := s.checkHealth()
+		cancel()
+		wg.Wait()
+		if !lost {
+			return
+		}
+		s.mu.Lock()
+		s.regs, s.ret, s.health = nil, nil, nil
+		s.mu.Unlock()
+	}
+}
+
+// openOnce retries tryOpen until it succeeds (true) or the node stops.
+func (s *store) openOnce() bool {
 	wait := 50 * time.Millisecond
 	for {
 		err := s.tryOpen()
@@ -93,21 +124,16 @@ func (s *store) open() {
 		s.openErr = err
 		s.mu.Unlock()
 		if err == nil {
-			break
+			return true
 		}
 		s.n.log.Debug("cluster state not open yet", "error", err)
 		select {
 		case <-s.n.stop:
-			return
+			return false
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)
 	}
-	s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
-	s.n.wg.Add(3)
-	go s.n.dir.watch(s.kv(true))
-	go s.n.ret.watch(s.kv(false))
-	go s.checkHealth()
 }
 
 func (s *store) tryOpen() error {
@@ -176,15 +202,22 @@ func (s *store) kv(regs bool) jetstream.KeyValue {
 
 // checkHealth asks the registration bucket's stream leader for its state
 // every second: no answer means no quorum on this side (a partition, or
-// too few servers), which makes the node unready.
-func (s *store) checkHealth() {
-	defer s.n.wg.Done()
+// too few servers), which makes the node unready. It returns when the
+// node stops (false) or the buckets are gone (true).
+func (s *store) checkHealth() (lost bool) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(s.n.ctx, 2*time.Second)
 		_, err := s.kv(true).Status(ctx)
+		if err == nil {
+			_, err = s.kv(false).Status(ctx)
+		}
 		cancel()
+		if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
+			s.n.log.Warn("cluster state lost (NATS restarted without it): creating it again", "error", err)
+			return true
+		}
 		s.mu.Lock()
 		changed := (err == nil) != (s.health == nil)
 		s.health = err
@@ -198,7 +231,7 @@ func (s *store) checkHealth() {
 		}
 		select {
 		case <-s.n.stop:
-			return
+			return false
 		case <-t.C:
 		}
 	}

@@ -33,7 +33,8 @@ func alive(st cluster.Status, id uint64) bool {
 // goodbye, arriving after the goodbye, must not bring it back as a new
 // node (which kept the survivors unready until the failure timeout).
 func TestLateMessageAfterGoodbyeIgnored(t *testing.T) {
-	rs := startCluster(t, 1, 3*time.Second)
+	// Two nodes: JetStream's quorum needs them.
+	rs := startCluster(t, 2, 3*time.Second)
 	n := rs[0].Cluster()
 	nc, err := nats.Connect(n.ClientURL())
 	must(t, err)

@@ -19,7 +19,7 @@ import (
 // max_payload cannot cross; the caller gets payload_size_exceeded instead
 // of waiting forever.
 func TestYieldOverMaxPayloadFailsCall(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 32 << 10})
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 32 << 10, JetStream: true, StoreDir: t.TempDir()})
 	must(t, err)
 	go srv.Start()
 	if !srv.ReadyForConnections(bound) {

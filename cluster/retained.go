@@ -91,9 +91,8 @@ func (s *retainedStore) write() {
 }
 
 // watch keeps every retained event of the bucket in the realms' brokers.
-func (s *retainedStore) watch(kv jetstream.KeyValue) {
-	defer s.n.wg.Done()
-	w, err := kv.WatchAll(s.n.ctx)
+func (s *retainedStore) watch(ctx context.Context, kv jetstream.KeyValue) {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		s.n.log.Error("cannot watch the retained events", "error", err)
 		return
@@ -101,7 +100,7 @@ func (s *retainedStore) watch(kv jetstream.KeyValue) {
 	defer func() { _ = w.Stop() }()
 	for {
 		select {
-		case <-s.n.stop:
+		case <-ctx.Done():
 			return
 		case ent, ok := <-w.Updates():
 			if !ok {
