@@ -48,6 +48,11 @@ type subscription struct {
 	match   string // wamp.MatchExact, MatchPrefix or MatchWildcard
 	created time.Time
 	subs    []Peer
+	// nodes are the other nodes with subscribers (RemotePeer) here, with
+	// how many each, so that Publish finds the nodes to forward to from
+	// the subscriptions it matched, without walking their subscribers
+	// (broker/remote.go). Changed under the write lock with subs.
+	nodes []nodeCount
 	// hist, when set, keeps the last events (Config.History); such a
 	// subscription is created with the broker and never deleted.
 	hist *history
@@ -232,9 +237,9 @@ type pubCtx struct {
 	kwargs wamp.Payload
 
 	// Cluster only (broker/remote.go): forward is set for a client's
-	// PUBLISH when a Remote is configured; nodes collects the nodes of the
-	// remote subscribers the event passed the filters for; pubID, when
-	// set, is the publication id given by the node it came from.
+	// PUBLISH when a Remote is configured; nodes collects the nodes with
+	// remote subscribers on the matched subscriptions; pubID, when set, is
+	// the publication id given by the node it came from.
 	forward bool
 	options wamp.Dict
 	nodes   nodeSet
@@ -242,6 +247,9 @@ type pubCtx struct {
 }
 
 // publish delivers one publication whose filter and publisher pc holds.
+// The topic is matched once: the subscriptions found give the nodes to
+// forward to (first, so that the other nodes do not wait for the local
+// fan-out) and then the local subscribers.
 func (b *Broker) publish(pc *pubCtx, topic wamp.URI, args, kwargs wamp.Payload, retain bool) wamp.ID {
 	pubID := pc.pubID
 	if pubID == 0 {
@@ -252,19 +260,51 @@ func (b *Broker) publish(pc *pubCtx, topic wamp.URI, args, kwargs wamp.Payload, 
 	pc.ev, pc.topic = ev, topic
 	pi := &pc.pi
 
+	var buf [8]*subscription
+	var subs []*subscription
 	b.mu.RLock()
-	if sub := b.idx.exact[topic]; sub != nil {
-		ev.Details = pi.details(nil)
-		b.deliver(sub, pc)
-	}
+	exact := b.idx.exact[topic]
 	if b.idx.patterns() {
-		var buf [8]*subscription
-		if subs := b.idx.matchPatterns(topic, buf[:0]); len(subs) > 0 {
-			// Pattern subscribers learn the concrete topic.
-			ev.Details = pi.details(wamp.Dict{"topic": string(topic)})
-			for _, sub := range subs {
-				b.deliver(sub, pc)
+		subs = b.idx.matchPatterns(topic, buf[:0])
+	}
+	if pc.forward && (pc.addNodes(exact, subs) || retain) {
+		// Forward runs without mu: it publishes to NATS, which may block,
+		// and a reader blocked under mu would stall every SUBSCRIBE and,
+		// behind a waiting writer, every other publisher; the cluster
+		// also calls into the broker holding its own locks. So the lock
+		// is released and taken again, and the index may change in
+		// between. Nodes are those of before: a remote subscriber that
+		// came meanwhile misses the event as if it had subscribed just
+		// after, and a node that lost its last one gets an event it
+		// delivers to nobody. Locally, exact is looked up again (one map
+		// lookup) and the patterns matched again if they changed (gen),
+		// so the fan-out below sees the index as it is once the lock is
+		// held again, as a publication made at that moment would: a
+		// SUBSCRIBE with get_retained done in between gets this event
+		// live (the retained one is stored below), never neither. A
+		// publisher's events stay in order: one publisher forwards and
+		// delivers them one after another.
+		gen := b.idx.gen.Load()
+		b.mu.RUnlock()
+		b.forward(pc, pubID, retain)
+		b.mu.RLock()
+		exact = b.idx.exact[topic]
+		if b.idx.gen.Load() != gen {
+			subs = nil
+			if b.idx.patterns() {
+				subs = b.idx.matchPatterns(topic, buf[:0])
 			}
+		}
+	}
+	if exact != nil {
+		ev.Details = pi.details(nil)
+		b.deliver(exact, pc)
+	}
+	if len(subs) > 0 {
+		// Pattern subscribers learn the concrete topic.
+		ev.Details = pi.details(wamp.Dict{"topic": string(topic)})
+		for _, sub := range subs {
+			b.deliver(sub, pc)
 		}
 	}
 	if retain {
@@ -277,9 +317,6 @@ func (b *Broker) publish(pc *pubCtx, topic wamp.URI, args, kwargs wamp.Payload, 
 		})
 	}
 	b.mu.RUnlock()
-	if pc.forward && (pc.nodes.n > 0 || retain) {
-		b.forward(pc, pubID, retain)
-	}
 	wamp.Release(ev)
 	return pubID
 }
@@ -310,14 +347,10 @@ func (b *Broker) deliver(sub *subscription, pc *pubCtx) {
 	f := &pc.f
 	filtered := f.active
 	for _, p := range sub.subs {
-		if excludeMe && p.SessionID() == self || filtered && !f.allows(p) {
-			continue
-		}
+		// Serialization 0 is a subscriber on another node (RemotePeer):
+		// its node got the publication before this fan-out (publish).
 		ser := p.Serialization()
-		if ser == 0 {
-			// A subscriber on another node (RemotePeer): its node gets the
-			// publication once, whatever it subscribed to.
-			pc.nodes.add(p)
+		if ser == 0 || excludeMe && p.SessionID() == self || filtered && !f.allows(p) {
 			continue
 		}
 		f := frames[ser]
@@ -377,7 +410,7 @@ func (b *Broker) Subscribe(p Peer, m *wamp.Message) {
 		b.hooks.push(hookCall{kind: hookCreate, session: sid, sub: sub.id, info: sub.info()})
 	}
 	if !sub.has(sid) {
-		sub.subs = append(sub.subs, p)
+		sub.add(p)
 		b.bySession[sid] = append(b.bySession[sid], sub)
 		b.hooks.push(hookCall{kind: hookSubscribe, session: sid, sub: sub.id})
 	}
@@ -440,12 +473,27 @@ func (b *Broker) RemoveSession(sid wamp.ID) {
 	b.hooks.run()
 }
 
+// add appends p to the subscribers of s and counts its node if it is on
+// another node. b.mu must be held.
+func (s *subscription) add(p Peer) {
+	s.subs = append(s.subs, p)
+	if node, ok := remoteNode(p); ok {
+		s.addNode(node)
+	}
+}
+
 // removeLocked takes sid out of sub and drops sub when it is empty (unless
-// it keeps a history). Editing the subscriber slice in place is safe
-// because Publish iterates it only under the read lock. b.mu must be held.
+// it keeps a history). It is the one path by which a subscriber leaves a
+// subscription (Unsubscribe, UnsubscribeRemote, RemoveSession), so the
+// only place that uncounts a remote subscriber's node. Editing the
+// subscriber slice in place is safe because Publish iterates it only under
+// the read lock. b.mu must be held.
 func (b *Broker) removeLocked(sub *subscription, sid wamp.ID) {
 	for i, p := range sub.subs {
 		if p.SessionID() == sid {
+			if node, ok := remoteNode(p); ok {
+				sub.dropNode(node)
+			}
 			last := len(sub.subs) - 1
 			sub.subs[i] = sub.subs[last]
 			sub.subs[last] = nil

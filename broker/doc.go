@@ -19,9 +19,12 @@
 //
 // Concurrency: all methods are safe for concurrent use. Publish holds the
 // index read lock while it encodes and queues events, so publishers run in
-// parallel; Subscribe and Unsubscribe take the write lock and queue their
-// reply, and any retained events, under it, so a subscriber always sees
-// SUBSCRIBED, then its retained events, before the first live EVENT of its
+// parallel; on a cluster node it first hands the publication to
+// Remote.Forward, with the lock released, when another node has interest
+// or the event is retained (see publish for what may change meanwhile).
+// Subscribe and Unsubscribe take the write lock and queue their reply, and
+// any retained events, under it, so a subscriber always sees SUBSCRIBED,
+// then its retained events, before the first live EVENT of its
 // subscription. Peer methods are called with the broker's lock held: they
 // must not call back into the broker (session queues only take their own
 // leaf lock). Hooks are called without the broker's lock, in the order of
@@ -31,4 +34,5 @@
 // match cache (atomics)} -> session locks (through Peer). The three inner
 // mutexes exist because Publish, holding mu only for reading, writes
 // retained events and history, and Subscribe queues hook calls.
+// Remote.Forward is called with none of these locks held.
 package broker

@@ -97,6 +97,22 @@ func (f *filter) allows(p Peer) bool {
 	return true
 }
 
+// options rebuilds the PUBLISH options of the lists that are present, as
+// parse reads them, or returns nil when there are none.
+func (f *filter) options() wamp.Dict {
+	if !f.active {
+		return nil
+	}
+	d := make(wamp.Dict, 6)
+	f.exclude.option(d, "exclude")
+	f.eligible.option(d, "eligible")
+	f.excludeAuthID.option(d, "exclude_authid")
+	f.eligibleAuthID.option(d, "eligible_authid")
+	f.excludeAuthRole.option(d, "exclude_authrole")
+	f.eligibleAuthRole.option(d, "eligible_authrole")
+	return d
+}
+
 // setThreshold is the list length above which membership uses a map: a
 // short list is faster scanned, a long one against a wide fan-out would
 // cost lists x subscribers comparisons.
@@ -130,6 +146,18 @@ func (s *idSet) parse(key string, v any) error {
 		}
 	}
 	return nil
+}
+
+// option sets d[key] to the list, as decoded values, if it is present.
+func (s *idSet) option(d wamp.Dict, key string) {
+	if !s.on {
+		return
+	}
+	l := make([]any, len(s.ids))
+	for i, id := range s.ids {
+		l[i] = uint64(id)
+	}
+	d[key] = l
 }
 
 func (s *idSet) has(id wamp.ID) bool {
@@ -173,6 +201,18 @@ func (s *strSet) parse(key string, v any) error {
 		}
 	}
 	return nil
+}
+
+// option sets d[key] to the list, as decoded values, if it is present.
+func (s *strSet) option(d wamp.Dict, key string) {
+	if !s.on {
+		return
+	}
+	l := make([]any, len(s.s))
+	for i, x := range s.s {
+		l[i] = x
+	}
+	d[key] = l
 }
 
 func (s *strSet) has(x string) bool {

@@ -2,35 +2,46 @@ package broker
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/switchboard/switchboard/wamp"
 )
 
 // The cluster seam. A session on another node is represented here by a
 // RemotePeer that subscribes like a local one (so that the meta API and
-// meta events see it), but never gets an EVENT: Publish notes its node
-// instead and, once the local subscribers have theirs, hands the
-// publication to Remote once per node that has interest. The node that
-// receives it calls DeliverRemote, which delivers to its local
+// meta events see it), but never gets an EVENT. Each subscription counts
+// the nodes of its RemotePeers; Publish collects the nodes of the
+// subscriptions it matched and, before the local subscribers get theirs,
+// hands the publication to Remote once per node that has interest. The
+// node that receives it calls DeliverRemote, which delivers to its local
 // subscribers only, with the filters and disclosure of the original
-// PUBLISH. Without a Remote none of this runs.
+// PUBLISH. The black/white-lists and exclude_me are applied there, not
+// here: a node whose subscribers they all exclude gets the publication
+// and delivers it to nobody, which spares the publisher's node a walk of
+// the subscribers before forwarding. Without a Remote none of this runs.
 
 // RemotePeer is a subscriber on another node. Its Serialization is 0,
 // which is how Publish tells it from a local subscriber without a type
 // assertion per subscriber; SendEvent is never called.
 type RemotePeer interface {
 	Peer
-	// Node is the node the session is attached to; never 0.
+	// Node is the node the session is attached to; never 0, and the same
+	// for as long as the peer is subscribed (subscriptions count their
+	// remote subscribers by node).
 	Node() uint64
 }
 
 // Remote forwards publications to other nodes.
 type Remote interface {
 	// Forward sends pub to each node in nodes, and to every node when
-	// all is set (a retained event, which every node keeps). pub and its
-	// payload are valid only during the call. Forward is called on the
-	// publisher's reader, one publication after another, which keeps the
-	// publisher's order.
+	// all is set (a retained event, which every node keeps). nodes are
+	// the nodes with subscribers on the subscriptions the topic matches,
+	// before the black/white-lists. pub and its payload are valid only
+	// during the call. Forward is called on the publisher's reader, one
+	// publication after another, which keeps the publisher's order, and
+	// before the publication is delivered to this node's subscribers. It
+	// is called without the broker's lock, so it may block and may call
+	// into the broker.
 	Forward(nodes []uint64, all bool, pub *Publication)
 }
 
@@ -51,6 +62,69 @@ type Publication struct {
 	AuthID, AuthRole string
 }
 
+// nodeCount is a node with subscribers on one subscription, and how many.
+type nodeCount struct {
+	node uint64
+	n    int
+}
+
+// remoteNode returns the node of p if p is a subscriber on another node:
+// Serialization 0 and a RemotePeer, as deliver tells them apart.
+func remoteNode(p Peer) (uint64, bool) {
+	if p.Serialization() != 0 {
+		return 0, false
+	}
+	rp, ok := p.(RemotePeer)
+	if !ok {
+		return 0, false
+	}
+	return rp.Node(), true
+}
+
+// addNode counts one more subscriber of node. b.mu must be held.
+func (s *subscription) addNode(node uint64) {
+	for i := range s.nodes {
+		if s.nodes[i].node == node {
+			s.nodes[i].n++
+			return
+		}
+	}
+	s.nodes = append(s.nodes, nodeCount{node: node, n: 1})
+}
+
+// dropNode counts one subscriber of node less and forgets the node with
+// its last one. Editing in place is safe: Publish reads nodes only under
+// the read lock. b.mu must be held.
+func (s *subscription) dropNode(node uint64) {
+	for i := range s.nodes {
+		if s.nodes[i].node != node {
+			continue
+		}
+		if s.nodes[i].n--; s.nodes[i].n == 0 {
+			last := len(s.nodes) - 1
+			s.nodes[i] = s.nodes[last]
+			s.nodes = s.nodes[:last]
+		}
+		return
+	}
+}
+
+// addNodes collects the nodes of exact (may be nil) and subs into
+// pc.nodes and reports whether there are any. b.mu must be held (read).
+func (pc *pubCtx) addNodes(exact *subscription, subs []*subscription) bool {
+	if exact != nil {
+		for _, c := range exact.nodes {
+			pc.nodes.add(c.node)
+		}
+	}
+	for _, sub := range subs {
+		for _, c := range sub.nodes {
+			pc.nodes.add(c.node)
+		}
+	}
+	return pc.nodes.n > 0
+}
+
 // nodeSet collects the distinct nodes of one publication; a handful of
 // nodes fit without allocating.
 type nodeSet struct {
@@ -59,12 +133,7 @@ type nodeSet struct {
 	more []uint64
 }
 
-func (s *nodeSet) add(p Peer) {
-	rp, ok := p.(RemotePeer)
-	if !ok {
-		return
-	}
-	node := rp.Node()
+func (s *nodeSet) add(node uint64) {
 	for _, x := range s.list() {
 		if x == node {
 			return
@@ -115,6 +184,63 @@ func (b *Broker) DeliverRemote(pub *Publication) {
 	b.publish(&pc, pub.Topic, pub.Args, pub.Kwargs, pub.Retain)
 }
 
+// StoreRetained keeps pub as the retained event of its topic, as if it
+// had been published here with retain: true (publisher, exclude_me,
+// disclosure, the black/white-lists read from pub.Options as
+// DeliverRemote reads them, publication id pub.ID, or a new one if 0),
+// but delivers it to nobody and forwards it nowhere: the cluster calls it
+// with the retained events it reads from its replicated store, at startup
+// among others. pub is valid only during the call: the broker keeps its
+// own copy of the topic and payload. MaxRetained and MaxRetainedBytes
+// apply as to a publication. Of two retained events of one topic the one
+// stored last stays, whether published or stored: the caller orders
+// them.
+func (b *Broker) StoreRetained(pub *Publication) {
+	var o pubOptions
+	if len(pub.Options) > 0 {
+		if err := o.parse(pub.Options); err != nil {
+			b.log.Warn("bad options in a stored retained event", "topic", string(pub.Topic), "error", err)
+			return
+		}
+	}
+	id := pub.ID
+	if id == 0 {
+		id = wamp.GlobalID()
+	}
+	e := &retainedEvent{
+		topic: wamp.URI(strings.Clone(string(pub.Topic))), pubID: id,
+		args: pub.Args.Clone(), kwargs: pub.Kwargs.Clone(),
+		pub: publisher{
+			id: pub.Publisher, excludeMe: pub.ExcludeMe, disclose: pub.Disclose,
+			authid: pub.AuthID, authrole: pub.AuthRole,
+		},
+		filter: o.filter,
+	}
+	// Under the read lock, as publish stores a retained event.
+	b.mu.RLock()
+	b.ret.put(e)
+	b.mu.RUnlock()
+}
+
+// RetainedEvent returns the retained event of topic, if any, as a
+// Publication with Retain set and its own copy of the payload, for the
+// cluster to write to its store (StoreRetained takes it back) and for
+// tests. Options holds the black/white-lists only, rebuilt from what the
+// broker kept (nil when there were none): acknowledge, exclude_me,
+// disclose_me and retain are not kept, and ExcludeMe, Disclose and Retain
+// carry what matters of them.
+func (b *Broker) RetainedEvent(topic wamp.URI) (Publication, bool) {
+	e := b.ret.get(topic)
+	if e == nil {
+		return Publication{}, false
+	}
+	return Publication{
+		Topic: e.topic, ID: e.pubID, Args: e.args.Clone(), Kwargs: e.kwargs.Clone(), Retain: true,
+		Options: e.filter.options(), Publisher: e.pub.id, ExcludeMe: e.pub.excludeMe,
+		Disclose: e.pub.disclose, AuthID: e.pub.authid, AuthRole: e.pub.authrole,
+	}, true
+}
+
 // SubscribeRemote adds a session of another node to the subscription
 // (topic, match), creating it if need be, and returns its id. The meta
 // hooks run as for a local SUBSCRIBE.
@@ -127,7 +253,7 @@ func (b *Broker) SubscribeRemote(p RemotePeer, topic wamp.URI, match string) wam
 		b.hooks.push(hookCall{kind: hookCreate, session: sid, sub: sub.id, info: sub.info()})
 	}
 	if !sub.has(sid) {
-		sub.subs = append(sub.subs, p)
+		sub.add(p)
 		b.bySession[sid] = append(b.bySession[sid], sub)
 		b.hooks.push(hookCall{kind: hookSubscribe, session: sid, sub: sub.id})
 	}

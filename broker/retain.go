@@ -71,6 +71,14 @@ func (s *retainStore) put(e *retainedEvent) {
 	s.bytes += n
 }
 
+// get returns the retained event of topic, or nil. The event is never
+// changed once stored, so it may be read after the lock is released.
+func (s *retainStore) get(topic wamp.URI) *retainedEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[topic]
+}
+
 // matching returns the retained events of the topics sub matches, sorted
 // by topic so that a pattern subscriber gets them in a stable order.
 func (s *retainStore) matching(sub *subscription) []*retainedEvent {

@@ -1,0 +1,43 @@
+//go:build !race
+
+// The race detector makes sync.Pool drop items at random, so allocation
+// counts only hold without it.
+
+package broker
+
+import (
+	"testing"
+
+	"github.com/switchboard/switchboard/internal/fakepeer"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// TestPublishAllocs guards the hot path of a PUBLISH to an exact topic
+// with no options: one allocation, the EVENT frame that every subscriber
+// of its serializer shares, however many subscribers. A cluster node
+// publishing to a topic no other node wants pays nothing more than a node
+// alone: the remote-interest check reads the matched subscription's node
+// counts, it does not allocate.
+func TestPublishAllocs(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		remote Remote
+	}{{"alone", nil}, {"cluster, no remote interest", &fakeRemote{}}} {
+		t.Run(c.name, func(t *testing.T) {
+			b := New(Config{Remote: c.remote})
+			for i := range 100 {
+				b.Subscribe(&fakepeer.Peer{ID: wamp.ID(10 + i), Ser: wamp.JSON, Discard: true}, fakepeer.Decode(t, `[32,1,{},"com.example.hot"]`))
+			}
+			// Patterns elsewhere: the exact topic's publication skips them
+			// only when the walk finds nothing, and the walk must not allocate.
+			other := fakepeer.New(2)
+			b.Subscribe(other, fakepeer.Decode(t, `[32,2,{"match":"prefix"},"org.example"]`))
+			b.Subscribe(other, fakepeer.Decode(t, `[32,3,{"match":"wildcard"},"org..hot"]`))
+			pub := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
+			m := fakepeer.Decode(t, `[16,1,{},"com.example.hot",["hello",42],{"k":"v"}]`)
+			if n := testing.AllocsPerRun(1000, func() { b.Publish(pub, m) }); n > 1 {
+				t.Errorf("publish to 100 subscribers: %v allocations, want 1 (the shared frame)", n)
+			}
+		})
+	}
+}
