@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -207,6 +208,13 @@ func (d *directory) dropped(realm wamp.URI, sid, id wamp.ID) {
 	d.signal()
 }
 
+// loaded reports whether the watcher has delivered the bucket's values.
+func (d *directory) loaded() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.caught
+}
+
 // markDirty has the reconciler look at key.
 func (d *directory) markDirty(key string) {
 	d.mu.Lock()
@@ -246,6 +254,9 @@ func (d *directory) watch(ctx context.Context, kv jetstream.KeyValue) {
 
 func (d *directory) apply(ent jetstream.KeyValueEntry) {
 	key := ent.Key()
+	if !strings.HasPrefix(key, "u") {
+		return // a node's health key (jetstream.go)
+	}
 	rec := dirRec{rev: ent.Revision()}
 	if ent.Operation() == jetstream.KeyValuePut {
 		var e dirEntry

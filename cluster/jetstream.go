@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -96,6 +98,7 @@ func (s *store) open() {
 			// A new bucket: what was known of the old one is void, and
 			// this node writes its registrations again.
 			s.n.dir.reset()
+			s.n.ret.caught.Store(false)
 		}
 		s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
 		ctx, cancel := context.WithCancel(s.n.ctx)
@@ -200,20 +203,26 @@ func (s *store) kv(regs bool) jetstream.KeyValue {
 	return s.ret
 }
 
-// checkHealth asks the registration bucket's stream leader for its state
-// every second: no answer means no quorum on this side (a partition, or
-// too few servers), which makes the node unready. It returns when the
-// node stops (false) or the buckets are gone (true).
+// checkHealth writes this node's health key in the registration bucket
+// every second: a write is committed only by a majority of the replicas,
+// so a failure means no quorum on this side (a partition, too few servers
+// up), which makes the node unready. A read would not tell: a stream
+// leader cut off from its followers answers reads until it steps down.
+// It returns when the node stops (false) or the buckets are gone (true).
 func (s *store) checkHealth() (lost bool) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	key := "h.u" + base64.RawURLEncoding.EncodeToString([]byte(s.n.cfg.Node))
 	for {
 		ctx, cancel := context.WithTimeout(s.n.ctx, 2*time.Second)
-		_, err := s.kv(true).Status(ctx)
+		_, err := s.kv(true).Put(ctx, key, []byte(strconv.FormatUint(s.n.id, 16)))
 		if err == nil {
 			_, err = s.kv(false).Status(ctx)
 		}
 		cancel()
+		if s.n.ctx.Err() != nil {
+			return false
+		}
 		if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
 			s.n.log.Warn("cluster state lost (NATS restarted without it): creating it again", "error", err)
 			return true
@@ -248,6 +257,9 @@ func (s *store) err() error {
 		return errors.New("cluster state not available yet")
 	case s.health != nil:
 		return fmt.Errorf("no JetStream quorum: %w", s.health)
+	}
+	if !s.n.dir.loaded() || !s.n.ret.caught.Load() {
+		return errors.New("cluster state still loading")
 	}
 	return nil
 }

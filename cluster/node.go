@@ -45,9 +45,9 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	store *store            // jetstream.go
-	dir   *directory        // directory.go
-	ret   *retainedStore    // retained.go
+	store *store         // jetstream.go
+	dir   *directory     // directory.go
+	ret   *retainedStore // retained.go
 	// reconnectedAt is when the NATS connection last came back (Unix
 	// nanoseconds): right after it, other nodes' interest may not be
 	// known yet, so "no responders" proves nothing.
@@ -542,13 +542,17 @@ func (n *Node) heartbeat() {
 			}
 		}
 		n.mu.Unlock()
-		n.declareDead(dead, "silent for the failure timeout")
+		n.declareDead(dead, false)
 	}
 }
 
 // declareDead takes nodes for dead: their sessions leave, the calls
 // pending on their callees fail, and the directory loses their callees.
-func (n *Node) declareDead(ids []uint64, why string) {
+func (n *Node) declareDead(ids []uint64, disconnected bool) {
+	why := "silent for the failure timeout"
+	if disconnected {
+		why = "its NATS connection is gone (no responders)"
+	}
 	for _, id := range ids {
 		n.mu.Lock()
 		p := n.peers[id]
@@ -561,6 +565,9 @@ func (n *Node) declareDead(ids []uint64, why string) {
 			continue
 		}
 		n.stats.nodesDead.Add(1)
+		if disconnected {
+			n.stats.nodesDisconnected.Add(1)
+		}
 		n.log.Warn("node taken for dead", "peer", p.name, "peer_id", strconv.FormatUint(id, 16), "why", why)
 		n.dropNode(id)
 	}
@@ -662,7 +669,7 @@ func (n *Node) ping(id uint64, body []byte) {
 	}
 	n.mu.Unlock()
 	if dead {
-		n.declareDead([]uint64{id}, "its NATS connection is gone (no responders)")
+		n.declareDead([]uint64{id}, true)
 	}
 }
 

@@ -28,6 +28,9 @@ type retainedStore struct {
 	n       *Node
 	queue   chan retainedPut
 	dropped atomic.Uint64
+	// caught is set once the watcher has delivered the bucket's values at
+	// start: before that the node is not ready.
+	caught atomic.Bool
 }
 
 type retainedPut struct {
@@ -106,7 +109,11 @@ func (s *retainedStore) watch(ctx context.Context, kv jetstream.KeyValue) {
 			if !ok {
 				return
 			}
-			if ent == nil || ent.Operation() != jetstream.KeyValuePut {
+			if ent == nil {
+				s.caught.Store(true)
+				continue
+			}
+			if ent.Operation() != jetstream.KeyValuePut {
 				continue
 			}
 			s.apply(ent.Value())

@@ -25,6 +25,7 @@ type counters struct {
 	snapsSent, snapsApplied atomic.Uint64
 	syncsSent               atomic.Uint64
 	nodesDead, nodesLeft    atomic.Uint64
+	nodesDisconnected       atomic.Uint64 // of nodesDead: proven by NATS (no responders), not by silence
 	panics                  atomic.Uint64 // messages dropped because their handling panicked
 	ctlFailures             atomic.Uint64 // control messages NATS refused (too large, connection down)
 }
@@ -47,7 +48,8 @@ type Stats struct {
 	SnapshotsSent, SnapshotsApplied uint64
 	ResyncRequests                  uint64 // sync requests sent: at start, reconnect, a new node, a gap
 	NodesAlive                      int    // other nodes known alive
-	NodesDead                       uint64 // nodes taken for dead after the failure timeout
+	NodesDead                       uint64 // nodes taken for dead: their NATS connection gone, or silent for the failure timeout
+	NodesDisconnected               uint64 // of NodesDead, those whose NATS connection was gone (no responders)
 	NodesLeft                       uint64 // nodes that said goodbye
 	HandlerPanics                   uint64 // messages from NATS dropped because handling them panicked
 	ControlSendFailures             uint64 // control messages (state, snapshots, heartbeats) NATS refused
@@ -74,6 +76,7 @@ func (n *Node) Stats() Stats {
 		SnapshotsApplied:    c.snapsApplied.Load(),
 		ResyncRequests:      c.syncsSent.Load(),
 		NodesDead:           c.nodesDead.Load(),
+		NodesDisconnected:   c.nodesDisconnected.Load(),
 		NodesLeft:           c.nodesLeft.Load(),
 		HandlerPanics:       c.panics.Load(),
 		ControlSendFailures: c.ctlFailures.Load(),

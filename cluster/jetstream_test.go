@@ -1,0 +1,191 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gammazero/nexus/v3/client"
+	nwamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/cluster"
+	"github.com/switchboard/switchboard/realm"
+	"github.com/switchboard/switchboard/router"
+	"github.com/switchboard/switchboard/router/routertest"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+func noop(context.Context, *nwamp.Invocation) client.InvokeResult { return client.InvokeResult{} }
+
+// registerURI returns the error URI a REGISTER of proc got ("" for
+// REGISTERED).
+func registerURI(t *testing.T, c *client.Client, proc string, h client.InvocationHandler) string {
+	t.Helper()
+	err := c.Register(proc, h, nil)
+	if err == nil {
+		return ""
+	}
+	var re client.RPCError
+	if errors.As(err, &re) {
+		return string(re.Err.Error)
+	}
+	// nexus reports a REGISTER's ERROR as a plain error naming the URI.
+	return err.Error()
+}
+
+// retainedArgs subscribes to topic with get_retained through a raw client
+// (the nexus client drops an EVENT right behind SUBSCRIBED) and returns
+// the retained event's arguments.
+func retainedArgs(t *testing.T, r *router.Router, topic string) []any {
+	t.Helper()
+	c := rawJoin(t, r, "subscriber")
+	if err := c.Send(&wamp.Message{Type: wamp.SUBSCRIBE, Request: 1, URI: wamp.URI(topic), Details: wamp.Dict{"get_retained": true}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvRaw(t, c); m.Type != wamp.SUBSCRIBED {
+		t.Fatalf("SUBSCRIBE %s: %v %v", topic, m.Type, m.URI)
+	}
+	m := recvRaw(t, c)
+	if m.Type != wamp.EVENT {
+		t.Fatalf("after SUBSCRIBED with get_retained: %v, want the retained EVENT", m.Type)
+	}
+	return rawArgs(t, m.Args)
+}
+
+// TestRegisterWithoutQuorumRefused: a node whose peers are gone has no
+// JetStream quorum: it answers REGISTER with cluster_unavailable instead
+// of admitting it, and says it is not ready.
+func TestRegisterWithoutQuorumRefused(t *testing.T) {
+	rs := startCluster(t, 3, time.Second)
+	c := connect(t, rs[0])
+	rs[1].Cluster().Kill()
+	rs[2].Cluster().Kill()
+	waitFor(t, "the node alone says it has no quorum", func() bool {
+		err := rs[0].Cluster().LinkErr()
+		return err != nil && strings.Contains(err.Error(), "quorum")
+	}, func() string { return fmt.Sprint(rs[0].Cluster().LinkErr()) })
+	got := registerURI(t, c, "com.noquorum", noop)
+	if !strings.Contains(got, string(cluster.ErrUnavailable)) {
+		t.Fatalf("REGISTER without quorum: %q, want %s", got, cluster.ErrUnavailable)
+	}
+	if n, _ := rs[0].Realm("realm1").Dealer().CountCallees(realm.ClusterID("realm1", "com.noquorum", "exact")); n != 0 {
+		t.Fatalf("a callee was registered without quorum")
+	}
+}
+
+// TestDeadNodeProvenByNATS: a node that vanishes (its NATS connection and
+// server gone, as with SIGKILL) is taken for dead on NATS's word (no
+// responders on its ping subject), not after the failure timeout of
+// silence; its registration goes from the directory, and another node can
+// then register the procedure.
+func TestDeadNodeProvenByNATS(t *testing.T) {
+	// A failure timeout far longer than the test's bound: only NATS's
+	// proof can take the node for dead in time.
+	rs := startCluster(t, 3, time.Minute)
+	victim := connect(t, rs[2])
+	must(t, victim.Register("com.take", noop, nil))
+	waitCallees(t, rs, "com.take", "exact", 1)
+
+	killed := time.Now()
+	rs[2].Cluster().Kill()
+	survivors := rs[:2]
+	waitFor(t, "the survivors take the node for dead", func() bool {
+		return rs[0].Cluster().Peers() == 1 && rs[1].Cluster().Peers() == 1
+	})
+	t.Logf("SIGKILL-like loss known in %v (failure timeout 1m)", time.Since(killed).Round(time.Millisecond))
+	for i, r := range survivors {
+		if st := r.Cluster().Stats(); st.NodesDisconnected != 1 {
+			t.Fatalf("node %d: %d deaths proven by NATS (%d in all), want 1", i, st.NodesDisconnected, st.NodesDead)
+		}
+	}
+	waitCallees(t, survivors, "com.take", "exact", 0)
+	taker := connect(t, rs[1])
+	var last string
+	waitFor(t, "another node registers the dead node's procedure", func() bool {
+		last = registerURI(t, taker, "com.take", func(context.Context, *nwamp.Invocation) client.InvokeResult {
+			return client.InvokeResult{Args: nwamp.List{"taken"}}
+		})
+		return last == ""
+	}, func() string { return "last REGISTER: " + last })
+	caller := connect(t, rs[0])
+	waitCallees(t, survivors, "com.take", "exact", 1)
+	res, err := caller.Call(context.Background(), "com.take", nil, nil, nil, nil)
+	if err != nil || len(res.Arguments) == 0 || res.Arguments[0] != "taken" {
+		t.Fatalf("call after the takeover: %v %v", res, err)
+	}
+}
+
+// TestRetainedReachesLateNode: a retained event published before a node
+// joined is given to a subscriber on that node.
+func TestRetainedReachesLateNode(t *testing.T) {
+	rs := startCluster(t, 2, 3*time.Second)
+	pub := connect(t, rs[0])
+	must(t, pub.Publish("com.retained", nwamp.Dict{"retain": true, "acknowledge": true}, nwamp.List{"kept"}, nil))
+	late := routertest.Run(t, nodeConfigR(t, "n2", 3*time.Second, 2, rs[0].Cluster().ClusterAddr()))
+	rs = append(rs, late)
+	waitMesh(t, rs)
+	waitReady(t, rs)
+	waitFor(t, "the late node has the retained event", func() bool {
+		return late.Realm("realm1").Broker().RetainedCount() == 1
+	})
+	if args := retainedArgs(t, late, "com.retained"); len(args) != 1 || args[0] != "kept" {
+		t.Fatalf("retained event on the late node: %v", args)
+	}
+}
+
+// TestRetainedSurvivesClusterRestart: with file storage, retained events
+// outlive a restart of every node; the registrations of the nodes before
+// the restart are gone (their nodes never come back).
+func TestRetainedSurvivesClusterRestart(t *testing.T) {
+	dir := t.TempDir()
+	start := func() []*router.Router {
+		var rs []*router.Router
+		for i := range 3 {
+			var routes []string
+			if i > 0 {
+				routes = []string{rs[0].Cluster().ClusterAddr()}
+			}
+			cfg := nodeConfigR(t, fmt.Sprintf("n%d", i), time.Second, 3, routes...)
+			cfg.Cluster.DataDir = filepath.Join(dir, fmt.Sprintf("n%d", i))
+			cfg.Cluster.Storage = "file"
+			rs = append(rs, routertest.Run(t, cfg))
+		}
+		waitMesh(t, rs)
+		waitReady(t, rs)
+		return rs
+	}
+	rs := start()
+	c := connect(t, rs[1])
+	must(t, c.Publish("com.durable", nwamp.Dict{"retain": true, "acknowledge": true}, nwamp.List{"survives"}, nil))
+	must(t, c.Register("com.before", noop, nil))
+	waitCallees(t, rs, "com.before", "exact", 1)
+	waitFor(t, "every node keeps the retained event", func() bool {
+		for _, r := range rs {
+			if r.Realm("realm1").Broker().RetainedCount() != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	_ = c.Close()
+	for _, r := range rs {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		must(t, r.Shutdown(ctx))
+		cancel()
+	}
+
+	rs = start()
+	if args := retainedArgs(t, rs[2], "com.durable"); len(args) != 1 || args[0] != "survives" {
+		t.Fatalf("retained event after the restart: %v", args)
+	}
+	again := connect(t, rs[0])
+	var last string
+	waitFor(t, "the procedure of a node before the restart is free again", func() bool {
+		last = registerURI(t, again, "com.before", noop)
+		return last == ""
+	}, func() string { return "last REGISTER: " + last })
+}
