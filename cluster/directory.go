@@ -125,7 +125,7 @@ func unavailable(format string, args ...any) *wamp.Error {
 // remove.
 func (d *directory) admit(ctx context.Context, key string, tmpl dirEntry, c dirCallee) (dirRec, error) {
 	for {
-		kv := d.n.store.kv(true)
+		kv := d.n.store.kv(bucketRegs)
 		if kv == nil {
 			return dirRec{}, unavailable("%v", d.n.store.err())
 		}
@@ -370,7 +370,7 @@ func (d *directory) reconcile() {
 // pass reconciles the dirty keys, and with full every key of this node
 // and every key that names a node gone.
 func (d *directory) pass(full bool) {
-	if d.n.store.kv(true) == nil {
+	if d.n.store.kv(bucketRegs) == nil {
 		return
 	}
 	d.mu.Lock()
@@ -405,7 +405,7 @@ func (d *directory) pass(full bool) {
 // callees of nodes gone, and revokes this node's callees that lost the
 // procedure to another node while they could not be written.
 func (d *directory) reconcileKey(key string) error {
-	kv := d.n.store.kv(true)
+	kv := d.n.store.kv(bucketRegs)
 	for range 8 {
 		ctx, cancel := context.WithTimeout(d.n.ctx, d.n.opTimeout())
 		done, err := d.reconcileOnce(ctx, kv, key)

@@ -31,15 +31,25 @@ type store struct {
 	js jetstream.JetStream
 
 	mu      sync.Mutex
-	regs    jetstream.KeyValue // nil until open
-	ret     jetstream.KeyValue
-	openErr error // why the buckets are not open yet
+	kvs     [numBuckets]jetstream.KeyValue // nil until open
+	openErr error                          // why the buckets are not open yet
 	// health is the last check of the buckets' stream leaders: nil when
 	// the last check was answered, the error otherwise (no quorum).
 	health error
 }
 
-func (n *Node) bucket(what string) string { return "sb_" + n.cfg.Name + "_" + what }
+// The buckets, by index.
+const (
+	bucketRegs = iota
+	bucketRetained
+	bucketTestaments
+	numBuckets
+)
+
+var bucketNames = [numBuckets]string{"regs", "retained", "testaments"}
+var bucketDescriptions = [numBuckets]string{"Switchboard registration directory", "Switchboard retained events", "Switchboard testaments"}
+
+func (n *Node) bucket(i int) string { return "sb_" + n.cfg.Name + "_" + bucketNames[i] }
 
 // replicas is the JetStream replica count of the buckets (config.Cluster
 // Replicas).
@@ -103,9 +113,10 @@ func (s *store) open() {
 		s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
 		ctx, cancel := context.WithCancel(s.n.ctx)
 		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); s.n.dir.watch(ctx, s.kv(true)) }()
-		go func() { defer wg.Done(); s.n.ret.watch(ctx, s.kv(false)) }()
+		wg.Add(3)
+		go func() { defer wg.Done(); s.n.dir.watch(ctx, s.kv(bucketRegs)) }()
+		go func() { defer wg.Done(); s.n.ret.watch(ctx, s.kv(bucketRetained)) }()
+		go func() { defer wg.Done(); s.n.tst.watch(ctx, s.kv(bucketTestaments)) }()
 		lost := s.checkHealth()
 		cancel()
 		wg.Wait()
@@ -113,8 +124,9 @@ func (s *store) open() {
 			return
 		}
 		s.mu.Lock()
-		s.regs, s.ret, s.health = nil, nil, nil
+		s.kvs, s.health = [numBuckets]jetstream.KeyValue{}, nil
 		s.mu.Unlock()
+		s.n.tst.rewrite()
 	}
 }
 
@@ -140,26 +152,18 @@ func (s *store) openOnce() bool {
 }
 
 func (s *store) tryOpen() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.n.ctx, 5*time.Second)
 	defer cancel()
-	regs, err := s.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket:      s.n.bucket("regs"),
-		Description: "Switchboard registration directory",
-		History:     1,
-	})
-	if err != nil {
-		return err
-	}
-	ret, err := s.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket:      s.n.bucket("retained"),
-		Description: "Switchboard retained events",
-		History:     1,
-	})
-	if err != nil {
-		return err
+	var kvs [numBuckets]jetstream.KeyValue
+	for i := range kvs {
+		kv, err := s.bucket(ctx, jetstream.KeyValueConfig{Bucket: s.n.bucket(i), Description: bucketDescriptions[i], History: 1})
+		if err != nil {
+			return err
+		}
+		kvs[i] = kv
 	}
 	s.mu.Lock()
-	s.regs, s.ret = regs, ret
+	s.kvs = kvs
 	s.mu.Unlock()
 	return nil
 }
@@ -192,15 +196,11 @@ func (s *store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 	return kv, nil
 }
 
-// kv returns the registration bucket (regs) or the retained one, nil
-// until open.
-func (s *store) kv(regs bool) jetstream.KeyValue {
+// kv returns bucket i, nil until open.
+func (s *store) kv(i int) jetstream.KeyValue {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if regs {
-		return s.regs
-	}
-	return s.ret
+	return s.kvs[i]
 }
 
 // checkHealth writes this node's health key in the registration bucket
@@ -215,9 +215,9 @@ func (s *store) checkHealth() (lost bool) {
 	key := "h.u" + base64.RawURLEncoding.EncodeToString([]byte(s.n.cfg.Node))
 	for {
 		ctx, cancel := context.WithTimeout(s.n.ctx, 2*time.Second)
-		_, err := s.kv(true).Put(ctx, key, []byte(strconv.FormatUint(s.n.id, 16)))
-		if err == nil {
-			_, err = s.kv(false).Status(ctx)
+		_, err := s.kv(bucketRegs).Put(ctx, key, []byte(strconv.FormatUint(s.n.id, 16)))
+		for i := 1; err == nil && i < numBuckets; i++ {
+			_, err = s.kv(i).Status(ctx)
 		}
 		cancel()
 		if s.n.ctx.Err() != nil {
@@ -251,9 +251,9 @@ func (s *store) err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.regs == nil && s.openErr != nil:
+	case s.kvs[bucketRegs] == nil && s.openErr != nil:
 		return fmt.Errorf("cluster state not available yet: %w", s.openErr)
-	case s.regs == nil:
+	case s.kvs[bucketRegs] == nil:
 		return errors.New("cluster state not available yet")
 	case s.health != nil:
 		return fmt.Errorf("no JetStream quorum: %w", s.health)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nwamp "github.com/gammazero/nexus/v3/wamp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/realm"
@@ -188,4 +190,82 @@ func TestRetainedSurvivesClusterRestart(t *testing.T) {
 		last = registerURI(t, again, "com.before", noop)
 		return last == ""
 	}, func() string { return "last REGISTER: " + last })
+}
+
+// TestKillAllAcrossNodes: wamp.session.kill_all closes the sessions of
+// every node but the caller, and counts them.
+func TestKillAllAcrossNodes(t *testing.T) {
+	rs := startCluster(t, 2, 3*time.Second)
+	caller := connect(t, rs[0])
+	local, remote := connect(t, rs[0]), connect(t, rs[1])
+	res, err := caller.Call(context.Background(), "wamp.session.kill_all", nil, nil, nwamp.Dict{"reason": "com.example.all"}, nil)
+	must(t, err)
+	if n, _ := nwamp.AsInt64(res.Arguments[0]); n != 2 {
+		t.Fatalf("kill_all answered %v, want 2 (one session on each node)", res.Arguments)
+	}
+	waitKilled(t, local, "com.example.all")
+	waitKilled(t, remote, "com.example.all")
+}
+
+// TestTestamentOfDeadNodePublished: the testament of a session whose
+// node dies is published by a survivor, once.
+func TestTestamentOfDeadNodePublished(t *testing.T) {
+	rs := startCluster(t, 3, time.Minute)
+	watcher := connect(t, rs[0])
+	wills := make(chan nwamp.List, 10)
+	must(t, watcher.Subscribe("com.will", func(ev *nwamp.Event) { wills <- ev.Arguments }, nil))
+	waitSubscribers(t, rs, "com.will", "exact", 1)
+	mortal := connect(t, rs[2])
+	_, err := mortal.Call(context.Background(), "wamp.session.add_testament", nil, nwamp.List{"com.will", nwamp.List{"bye"}, nwamp.Dict{}}, nil, nil)
+	must(t, err)
+	kv := testamentsBucket(t, rs[0])
+	waitFor(t, "the testament is stored in the cluster", func() bool { return len(bucketKeys(t, kv)) == 1 })
+
+	rs[2].Cluster().Kill()
+	select {
+	case args := <-wills:
+		if len(args) != 1 || args[0] != "bye" {
+			t.Fatalf("testament event %v", args)
+		}
+	case <-time.After(bound):
+		t.Fatal("the testament of a session of the dead node was not published")
+	}
+	waitFor(t, "the testament is removed from the cluster", func() bool { return len(bucketKeys(t, kv)) == 0 })
+	// Both survivors have swept (the key is gone); a second publication
+	// would have come before the marker, which the same node sends after.
+	must(t, watcher.Publish("com.will", nwamp.Dict{"exclude_me": false}, nwamp.List{"marker"}, nil))
+	select {
+	case args := <-wills:
+		if args[0] != "marker" {
+			t.Fatalf("testament published twice: then %v", args)
+		}
+	case <-time.After(bound):
+		t.Fatal("no marker")
+	}
+}
+
+func testamentsBucket(t *testing.T, r *router.Router) jetstream.KeyValue {
+	t.Helper()
+	nc, err := nats.Connect(r.Cluster().ClientURL())
+	must(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "sb_test_testaments")
+	must(t, err)
+	return kv
+}
+
+func bucketKeys(t *testing.T, kv jetstream.KeyValue) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	keys, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	must(t, err)
+	return keys
 }

@@ -1,6 +1,10 @@
 package cluster
 
-import "github.com/switchboard/switchboard/wamp"
+import (
+	"github.com/switchboard/switchboard/realm"
+	"github.com/switchboard/switchboard/session"
+	"github.com/switchboard/switchboard/wamp"
+)
 
 // Kill implements realm.Link: the node of session sid closes it, as
 // wamp.session.kill would there. Like any data message it is lost if the
@@ -20,4 +24,9 @@ func (l *Realm) killLocal(sid wamp.ID, m *wamp.Message) {
 	if s := l.r.LocalSession(sid); s != nil {
 		s.Goodbye(m.URI, wamp.String(m.Details, "message"))
 	}
+}
+
+// Testaments implements realm.Link.
+func (l *Realm) Testaments(s *session.Session, ts []realm.Testament) {
+	l.n.tst.set(l.name, s, ts)
 }

@@ -48,6 +48,7 @@ type Node struct {
 	store *store         // jetstream.go
 	dir   *directory     // directory.go
 	ret   *retainedStore // retained.go
+	tst   *testaments    // testament.go
 	// reconnectedAt is when the NATS connection last came back (Unix
 	// nanoseconds): right after it, other nodes' interest may not be
 	// known yet, so "no responders" proves nothing.
@@ -116,6 +117,7 @@ func New(cfg config.Cluster, log *slog.Logger) *Node {
 	n.store = &store{n: n}
 	n.dir = newDirectory(n)
 	n.ret = newRetainedStore(n)
+	n.tst = newTestaments(n)
 	n.ann.n = n
 	n.ann.wake = make(chan struct{}, 1)
 	return n
@@ -207,6 +209,7 @@ func (n *Node) Start() error {
 			n.stats.reconnects.Add(1)
 			n.reconnectedAt.Store(time.Now().UnixNano())
 			n.dir.signal()
+			n.tst.rewrite()
 			n.mu.Lock()
 			n.linkGen++ // what was heard before the gap may be stale
 			n.mu.Unlock()
@@ -269,6 +272,7 @@ func (n *Node) Start() error {
 		{n.subject("ctl"), n.onCtl},
 		{n.dataSubject(n.id), n.onData},
 		{n.pingSubject(n.id), n.onPing},
+		{n.rpcSubject(n.id), n.onRPC},
 	}
 	for _, s := range subs {
 		sub, err := nc.Subscribe(s.subj, s.fn)
@@ -288,7 +292,7 @@ func (n *Node) Start() error {
 		return fmt.Errorf("cluster: NATS: %w", err)
 	}
 	time.AfterFunc(n.cfg.FailureTimeout/2, n.settle)
-	n.wg.Add(7)
+	n.wg.Add(8)
 	go n.ann.run()
 	go n.heartbeat()
 	go n.probe()
@@ -296,6 +300,7 @@ func (n *Node) Start() error {
 	go n.store.open()
 	go n.dir.reconcile()
 	go n.ret.write()
+	go n.tst.run()
 	n.ann.requestSnapshot()
 	n.sendCtl(ctlMsg{T: "sync"})
 	url = nc.ConnectedUrlRedacted()
@@ -573,12 +578,15 @@ func (n *Node) declareDead(ids []uint64, disconnected bool) {
 	}
 	if len(ids) > 0 {
 		n.dir.signal()
+		n.tst.signal()
 	}
 }
 
 func (n *Node) pingSubject(node uint64) string {
-	return n.prefix + ".ping." + strconv.FormatUint(node, 16)
+	return n.prefix + ".ping." + hexID(node)
 }
+
+func hexID(id uint64) string { return strconv.FormatUint(id, 16) }
 
 // onPing answers another node's ping on a subscription of its own, so
 // that a busy control subject never delays the answer.
@@ -770,8 +778,10 @@ func (n *Node) onCtl(msg *nats.Msg) {
 		}
 	}
 	if isNew {
-		// Its callees in the directory are stand-ins again.
+		// Its callees in the directory are stand-ins again; and it may
+		// have taken this node for dead and published its testaments.
 		defer n.dir.resync()
+		n.tst.rewrite()
 	}
 	switch m.T {
 	case "hb":

@@ -238,6 +238,7 @@ func (l *Realm) Left(sid wamp.ID) {
 	}
 	l.relayMu.Unlock()
 	l.n.dir.dropped(l.name, sid, 0)
+	l.n.tst.left(l.name, sid)
 	l.n.ann.add(op{K: "leave", Realm: string(l.name), S: uint64(sid)})
 }
 

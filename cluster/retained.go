@@ -73,14 +73,14 @@ func (s *retainedStore) write() {
 		case <-s.n.stop:
 			return
 		case p := <-s.queue:
-			kv := s.n.store.kv(false)
+			kv := s.n.store.kv(bucketRetained)
 			for kv == nil {
 				select {
 				case <-s.n.stop:
 					return
 				case <-time.After(100 * time.Millisecond):
 				}
-				kv = s.n.store.kv(false)
+				kv = s.n.store.kv(bucketRetained)
 			}
 			ctx, cancel := context.WithTimeout(s.n.ctx, s.n.opTimeout())
 			_, err := kv.Put(ctx, p.key, p.b)

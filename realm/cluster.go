@@ -2,6 +2,7 @@ package realm
 
 import (
 	"hash/fnv"
+	"maps"
 
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/dealer"
@@ -34,6 +35,66 @@ type Link interface {
 	// Kill asks the node of remote session sid to close it with GOODBYE
 	// reason (wamp.session.kill*); it does not wait for the close.
 	Kill(node uint64, sid wamp.ID, reason wamp.URI, msg string)
+	// KillAll closes every session of the realm on the other nodes, as
+	// wamp.session.kill_all does here, and returns how many it closed
+	// (from the nodes that answered within a bounded wait).
+	KillAll(reason wamp.URI, msg string) int
+	// Testaments: local session s's testaments are now ts (all scopes,
+	// detached first), for another node to publish should this node die
+	// with the session.
+	Testaments(s *session.Session, ts []Testament)
+}
+
+// Testament is one event a session asked to have published when it goes
+// (wamp.session.add_testament), as the cluster keeps it.
+type Testament struct {
+	Topic   wamp.URI  `json:"topic"`
+	Options wamp.Dict `json:"options,omitempty"`
+	Args    []any     `json:"args,omitempty"`
+	Kwargs  wamp.Dict `json:"kwargs,omitempty"`
+}
+
+// Message is the PUBLISH of the testament. Acknowledgement makes no sense
+// for a session that is gone, so it is dropped.
+func (t *Testament) Message() *wamp.Message {
+	opts := maps.Clone(t.Options)
+	delete(opts, "acknowledge")
+	m := &wamp.Message{Type: wamp.PUBLISH, Details: opts, URI: t.Topic}
+	if t.Args != nil {
+		m.Args = wamp.Payload{Value: t.Args}
+	}
+	if t.Kwargs != nil {
+		m.Kwargs = wamp.Payload{Value: map[string]any(t.Kwargs)}
+	}
+	return m
+}
+
+// KillAllLocal closes every local session without meta or testament
+// events, for wamp.session.kill_all on another node, and returns how many.
+func (r *Realm) KillAllLocal(reason wamp.URI, msg string) int {
+	return r.killAllExcept(0, reason, msg)
+}
+
+// linkTestaments tells the link the testaments of session id. r.mu must
+// not be held.
+func (r *Realm) linkTestaments(id wamp.ID) {
+	if r.link == nil {
+		return
+	}
+	r.mu.RLock()
+	m := r.sessions[id]
+	var ts []Testament
+	if m != nil {
+		for _, scope := range m.testaments {
+			for _, t := range scope {
+				ts = append(ts, t.export())
+			}
+		}
+	}
+	r.mu.RUnlock()
+	if m != nil {
+		r.link.Testaments(m.s, ts)
+	}
 }
 
 // RemoteSession is a session attached to another node of the cluster.

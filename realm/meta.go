@@ -413,12 +413,21 @@ func (r *Realm) killBy(match func(*session.Session, string) bool, remote func(*R
 }
 
 // killAll closes every other session without meta or testament events,
-// as the specification says.
+// as the specification says; in a cluster, those of every node.
 func (r *Realm) killAll(caller wamp.ID, _ []any, kwargs map[string]any) (any, error) {
 	reason, msg, err := killReason(kwargs)
 	if err != nil {
 		return nil, err
 	}
+	n := r.killAllExcept(caller, reason, msg)
+	if r.link != nil {
+		n += r.link.KillAll(reason, msg)
+	}
+	return n, nil
+}
+
+// killAllExcept closes every local session but caller, quietly.
+func (r *Realm) killAllExcept(caller wamp.ID, reason wamp.URI, msg string) int {
 	r.mu.Lock()
 	var list []*session.Session
 	for id, m := range r.sessions {
@@ -431,7 +440,7 @@ func (r *Realm) killAll(caller wamp.ID, _ []any, kwargs map[string]any) (any, er
 	for _, s := range list {
 		s.Goodbye(reason, msg)
 	}
-	return len(list), nil
+	return len(list)
 }
 
 // testament is one event a session asked to have published when it goes.
@@ -442,12 +451,20 @@ type testament struct {
 	kwargs  wamp.Payload
 }
 
-// publish builds the PUBLISH of the testament. Acknowledgement makes no
-// sense for a session that is gone, so it is dropped.
+// publish builds the PUBLISH of the testament.
 func (t testament) publish() *wamp.Message {
-	opts := maps.Clone(t.options)
-	delete(opts, "acknowledge")
-	return &wamp.Message{Type: wamp.PUBLISH, Details: opts, URI: t.topic, Args: t.args, Kwargs: t.kwargs}
+	e := t.export()
+	return e.Message()
+}
+
+// export is the testament as the cluster keeps it.
+func (t testament) export() Testament {
+	e := Testament{Topic: t.topic, Options: t.options}
+	e.Args, _ = t.args.Value.([]any)
+	if d, ok := t.kwargs.Value.(map[string]any); ok {
+		e.Kwargs = d
+	}
+	return e
 }
 
 func testamentScope(kwargs map[string]any) (int, error) {
@@ -514,15 +531,18 @@ func (r *Realm) addTestament(caller wamp.ID, args []any, kwargs map[string]any) 
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	m := r.sessions[caller]
 	if m == nil {
+		r.mu.Unlock()
 		return wamp.NewError(wamp.ErrNoSuchSession, "the calling session has left")
 	}
 	if len(m.testaments[scope]) >= maxTestaments {
+		r.mu.Unlock()
 		return badArg("at most %d testaments per scope", maxTestaments)
 	}
 	m.testaments[scope] = append(m.testaments[scope], t)
+	r.mu.Unlock()
+	r.linkTestaments(caller)
 	return nil
 }
 
@@ -532,9 +552,13 @@ func (r *Realm) flushTestaments(caller wamp.ID, _ []any, kwargs map[string]any) 
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if m := r.sessions[caller]; m != nil {
+	m := r.sessions[caller]
+	if m != nil {
 		m.testaments[scope] = nil
+	}
+	r.mu.Unlock()
+	if m != nil {
+		r.linkTestaments(caller)
 	}
 	return nil
 }
