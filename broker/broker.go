@@ -205,8 +205,20 @@ func (b *Broker) Emit(topic wamp.URI, args, kwargs wamp.Payload, exclude []wamp.
 	if len(exclude) > 0 {
 		pc.f.exclude = idSet{on: true, ids: exclude}
 		pc.f.active = true
+		pc.options = wamp.Dict{"exclude": idsAny(exclude)}
 	}
+	// In a cluster a router event goes to the other nodes' subscribers
+	// too: each node emits the events of its own sessions only.
+	pc.forward = b.cfg.Remote != nil
 	return b.publish(&pc, topic, args, kwargs, false)
+}
+
+func idsAny(ids []wamp.ID) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = uint64(id)
+	}
+	return out
 }
 
 // HasSubscribers reports whether a publication to topic would match any

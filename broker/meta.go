@@ -209,8 +209,9 @@ func (b *Broker) Get(id wamp.ID) (SubscriptionInfo, bool) {
 	return s.info(), true
 }
 
-// ListSubscribers returns the session ids of subscription id, sorted
-// (wamp.subscription.list_subscribers).
+// ListSubscribers returns the ids of this node's sessions on subscription
+// id, sorted (wamp.subscription.list_subscribers); the stand-ins of other
+// nodes are left out, the realm asks those nodes.
 func (b *Broker) ListSubscribers(id wamp.ID) ([]wamp.ID, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -218,16 +219,19 @@ func (b *Broker) ListSubscribers(id wamp.ID) ([]wamp.ID, bool) {
 	if s == nil {
 		return nil, false
 	}
-	ids := make([]wamp.ID, len(s.subs))
-	for i, p := range s.subs {
-		ids[i] = p.SessionID()
+	ids := make([]wamp.ID, 0, len(s.subs))
+	for _, p := range s.subs {
+		if p.Serialization() != 0 { // not another node's stand-in
+			ids = append(ids, p.SessionID())
+		}
 	}
 	slices.Sort(ids)
 	return ids, true
 }
 
-// CountSubscribers returns the number of sessions on subscription id
-// (wamp.subscription.count_subscribers).
+// CountSubscribers returns the number of this node's sessions on
+// subscription id (wamp.subscription.count_subscribers), without the
+// stand-ins of other nodes.
 func (b *Broker) CountSubscribers(id wamp.ID) (int, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -235,5 +239,30 @@ func (b *Broker) CountSubscribers(id wamp.ID) (int, bool) {
 	if s == nil {
 		return 0, false
 	}
-	return len(s.subs), true
+	n := len(s.subs)
+	for _, nc := range s.nodes {
+		if nc.n > 0 {
+			n -= nc.n
+		}
+	}
+	return n, true
+}
+
+// SubscriptionNodes returns the other nodes with subscribers on
+// subscription id, for status and tests.
+func (b *Broker) SubscriptionNodes(id wamp.ID) []uint64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	s := b.byID[id]
+	if s == nil {
+		return nil
+	}
+	var out []uint64
+	for _, nc := range s.nodes {
+		if nc.n > 0 {
+			out = append(out, nc.node)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

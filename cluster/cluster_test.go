@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,18 +131,36 @@ func connect(t testing.TB, r *router.Router, opts ...func(*client.Config)) *clie
 	return c
 }
 
-// subscribers waits until every router has n subscribers on (topic, match).
+// waitSubscribers waits until the cluster has n subscribers on (topic,
+// match), and every node knows which other nodes have some.
 func waitSubscribers(t testing.TB, rs []*router.Router, topic, match string, n int) {
 	t.Helper()
 	id := realm.ClusterID("realm1", wamp.URI(topic), match)
-	waitFor(t, fmt.Sprintf("%d subscribers of %s on every node", n, topic), func() bool {
+	var seen string
+	waitFor(t, fmt.Sprintf("%d subscribers of %s in the cluster", n, topic), func() bool {
+		total := 0
+		var with []uint64
 		for _, r := range rs {
-			if c, _ := r.Realm("realm1").Broker().CountSubscribers(id); c != n {
+			c, _ := r.Realm("realm1").Broker().CountSubscribers(id)
+			total += c
+			if c > 0 {
+				with = append(with, r.Cluster().ID())
+			}
+		}
+		seen = fmt.Sprintf("%d subscribers on nodes %x", total, with)
+		if total != n {
+			return false
+		}
+		for _, r := range rs {
+			want := slices.DeleteFunc(slices.Clone(with), func(x uint64) bool { return x == r.Cluster().ID() })
+			slices.Sort(want)
+			if got := r.Realm("realm1").Broker().SubscriptionNodes(id); !slices.Equal(got, want) {
+				seen += fmt.Sprintf("; %x knows %x", r.Cluster().ID(), got)
 				return false
 			}
 		}
 		return true
-	})
+	}, func() string { return seen })
 }
 
 func waitCallees(t testing.TB, rs []*router.Router, proc, match string, n int) {
@@ -501,6 +520,11 @@ func TestMetaAcrossNodes(t *testing.T) {
 	must(t, watcher.Subscribe("wamp.session.on_join", func(ev *nwamp.Event) { joins <- ev }, nil))
 	must(t, watcher.Subscribe("wamp.session.on_leave", func(ev *nwamp.Event) { leaves <- ev }, nil))
 	must(t, watcher.Subscribe("wamp.registration.on_register", func(ev *nwamp.Event) { regs <- ev }, nil))
+	// Meta events travel as events: the other node must know of the
+	// subscriptions first.
+	for _, topic := range []string{"wamp.session.on_join", "wamp.session.on_leave", "wamp.registration.on_register"} {
+		waitSubscribers(t, rs, topic, "exact", 1)
+	}
 	other := connect(t, rs[1], func(c *client.Config) { c.HelloDetails = nwamp.Dict{} })
 	oid := other.ID()
 	select {
@@ -534,8 +558,13 @@ func TestMetaAcrossNodes(t *testing.T) {
 			t.Fatalf("on_register for session %v, want %v", ev.Arguments[0], oid)
 		}
 	case <-time.After(bound):
-		t.Fatal("no on_register for a registration on the other node")
+		id := rs[1].Realm("realm1").Broker().Lookup("wamp.registration.on_register", "exact")
+		t.Fatalf("no on_register for a registration on the other node (its node knows nodes %x with interest, %x is the watcher's)",
+			rs[1].Realm("realm1").Broker().SubscriptionNodes(id), rs[0].Cluster().ID())
 	}
+	// The meta event travels as an event; the registration through the
+	// directory: either may come first.
+	waitCallees(t, rs, "com.meta", "exact", 1)
 	res, err = watcher.Call(ctx, "wamp.registration.lookup", nil, nwamp.List{"com.meta"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

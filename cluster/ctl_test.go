@@ -49,7 +49,7 @@ func TestStateBatchSplitToMaxPayload(t *testing.T) {
 	const ops = 1000
 	uri := "com.example." + strings.Repeat("x", 100)
 	for i := range ops {
-		n.ann.add(op{K: "sub", Realm: "realm1", S: 1, ID: uint64(i + 1), URI: uri, Match: "exact"})
+		n.ann.add(op{K: "sub", Realm: "realm1", ID: uint64(i + 1), URI: uri, Match: "exact"})
 	}
 	n.ann.flush()
 	var got, msgs int
@@ -79,7 +79,7 @@ func TestStateBatchSplitToMaxPayload(t *testing.T) {
 	if f := n.stats.ctlFailures.Load(); f != 0 {
 		t.Fatalf("%d control send failures, want 0", f)
 	}
-	n.ann.add(op{K: "sub", Realm: "realm1", S: 1, ID: 1, URI: strings.Repeat("y", 16<<10), Match: "exact"})
+	n.ann.add(op{K: "sub", Realm: "realm1", ID: 1, URI: strings.Repeat("y", 16<<10), Match: "exact"})
 	n.ann.flush()
 	if f := n.stats.ctlFailures.Load(); f != 1 {
 		t.Fatalf("%d control send failures after a change over max_payload, want 1", f)

@@ -87,6 +87,7 @@ type peer struct {
 	probing  bool
 	lastSeq  uint64 // last state message applied; 0 before the first
 	synced   bool   // a snapshot of it has been applied
+	sessions int    // its sessions, as its last heartbeat said
 	syncGen  uint64 // linkGen when the last snapshot was applied
 }
 
@@ -367,6 +368,12 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 			Name: n.cfg.Name,
 			Host: chost,
 			Port: cport,
+			// A route whose peer went silent (a cut network) is dropped
+			// after about two failure timeouts rather than NATS's default
+			// of minutes, so that it is dialled again soon after the heal.
+			// Not sooner: a busy node must never be taken for gone.
+			PingInterval: n.cfg.FailureTimeout,
+			MaxPingsOut:  2,
 		},
 	}
 	routes := e.Routes
@@ -478,13 +485,15 @@ func (n *Node) Kill() {
 // requests and goodbyes, all on one subject so that they keep the
 // sender's order.
 type ctlMsg struct {
-	T      string       `json:"t"` // hb, state, snap, sync, bye
-	Node   uint64       `json:"node"`
-	Name   string       `json:"name,omitempty"`
-	Seq    uint64       `json:"seq,omitempty"`
-	Target uint64       `json:"target,omitempty"` // sync: the node asked (0: all)
-	Ops    []op         `json:"ops,omitempty"`
-	Realms []realmState `json:"realms,omitempty"` // snap
+	T      string `json:"t"` // hb, state, snap, sync, bye
+	Node   uint64 `json:"node"`
+	Name   string `json:"name,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
+	Target uint64 `json:"target,omitempty"` // sync: the node asked (0: all)
+	// Sessions is the sender's number of sessions (hb), for status.
+	Sessions int          `json:"sessions,omitempty"`
+	Ops      []op         `json:"ops,omitempty"`
+	Realms   []realmState `json:"realms,omitempty"` // snap
 }
 
 func (n *Node) sendCtl(m ctlMsg) {
@@ -532,7 +541,7 @@ func (n *Node) heartbeat() {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		n.sendCtl(ctlMsg{T: "hb", Seq: n.ann.published.Load()})
+		n.sendCtl(ctlMsg{T: "hb", Seq: n.ann.published.Load(), Sessions: n.localSessions()})
 		select {
 		case <-n.stop:
 			return
@@ -786,6 +795,7 @@ func (n *Node) onCtl(msg *nats.Msg) {
 	switch m.T {
 	case "hb":
 		n.mu.Lock()
+		p.sessions = m.Sessions
 		behind := p.synced && m.Seq > p.lastSeq
 		// No snapshot since this node's last reconnection: the request
 		// for it, or the answer, was lost in the gap.

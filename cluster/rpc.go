@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -14,15 +15,22 @@ import (
 // node answers on a subscription of its own.
 
 type rpcReq struct {
-	Op     string `json:"op"` // kill_all
-	Realm  string `json:"realm"`
-	Reason string `json:"reason,omitempty"`
-	Msg    string `json:"msg,omitempty"`
+	Op     string   `json:"op"` // sessions, session, subscribers, kill, kill_all
+	Realm  string   `json:"realm"`
+	ID     uint64   `json:"id,omitempty"`    // session, subscribers
+	Roles  []string `json:"roles,omitempty"` // sessions: the authroles asked for (none: all)
+	All    bool     `json:"all,omitempty"`   // sessions: no role filter
+	By     string   `json:"by,omitempty"`    // kill: session, authid or authrole
+	Value  string   `json:"value,omitempty"` // kill
+	Reason string   `json:"reason,omitempty"`
+	Msg    string   `json:"msg,omitempty"`
 }
 
 type rpcResp struct {
-	N     int    `json:"n"`
-	Error string `json:"error,omitempty"`
+	N       int            `json:"n,omitempty"`
+	IDs     []uint64       `json:"ids,omitempty"`
+	Details map[string]any `json:"details,omitempty"`
+	Error   string         `json:"error,omitempty"`
 }
 
 func (n *Node) rpcSubject(node uint64) string { return n.prefix + ".rpc." + hexID(node) }
@@ -37,9 +45,27 @@ func (n *Node) onRPC(msg *nats.Msg) {
 	} else if l := n.realms[wamp.URI(req.Realm)]; l == nil || l.r == nil {
 		resp.Error = "no realm " + req.Realm
 	} else {
+		r := l.r
 		switch req.Op {
+		case "sessions":
+			var filter map[string]bool
+			if !req.All {
+				filter = make(map[string]bool, len(req.Roles))
+				for _, role := range req.Roles {
+					filter[role] = true
+				}
+			}
+			resp.IDs = ids64(r.LocalSessionIDs(filter))
+		case "session":
+			if s := r.LocalSession(wamp.ID(req.ID)); s != nil {
+				resp.Details = realm.SessionDetails(s)
+			}
+		case "subscribers":
+			resp.IDs = ids64(r.LocalSubscribers(wamp.ID(req.ID)))
+		case "kill":
+			resp.IDs = ids64(r.KillLocal(req.By, req.Value, 0, wamp.URI(req.Reason), req.Msg))
 		case "kill_all":
-			resp.N = l.r.KillAllLocal(wamp.URI(req.Reason), req.Msg)
+			resp.N = r.KillAllLocal(wamp.URI(req.Reason), req.Msg)
 		default:
 			resp.Error = "unknown request " + req.Op
 		}
@@ -80,6 +106,53 @@ func (n *Node) gather(req rpcReq) []rpcResp {
 	}
 	wg.Wait()
 	return out
+}
+
+func ids64(ids []wamp.ID) []uint64 {
+	out := make([]uint64, len(ids))
+	for i, id := range ids {
+		out[i] = uint64(id)
+	}
+	return out
+}
+
+func gatherIDs(rs []rpcResp) []wamp.ID {
+	var out []wamp.ID
+	for _, r := range rs {
+		for _, id := range r.IDs {
+			out = append(out, wamp.ID(id))
+		}
+	}
+	return out
+}
+
+// RemoteSessions implements realm.Link.
+func (l *Realm) RemoteSessions(filter map[string]bool) []wamp.ID {
+	req := rpcReq{Op: "sessions", Realm: string(l.name), All: filter == nil}
+	for role := range filter {
+		req.Roles = append(req.Roles, role)
+	}
+	return gatherIDs(l.n.gather(req))
+}
+
+// RemoteSession implements realm.Link.
+func (l *Realm) RemoteSession(id wamp.ID) (map[string]any, bool) {
+	for _, r := range l.n.gather(rpcReq{Op: "session", Realm: string(l.name), ID: uint64(id)}) {
+		if r.Details != nil {
+			return r.Details, true
+		}
+	}
+	return nil, false
+}
+
+// RemoteSubscribers implements realm.Link.
+func (l *Realm) RemoteSubscribers(sub wamp.ID) []wamp.ID {
+	return gatherIDs(l.n.gather(rpcReq{Op: "subscribers", Realm: string(l.name), ID: uint64(sub)}))
+}
+
+// KillRemote implements realm.Link.
+func (l *Realm) KillRemote(by, value string, reason wamp.URI, msg string) []wamp.ID {
+	return gatherIDs(l.n.gather(rpcReq{Op: "kill", Realm: string(l.name), By: by, Value: value, Reason: string(reason), Msg: msg}))
 }
 
 // KillAll implements realm.Link.

@@ -262,19 +262,23 @@ func (n *Node) Status() Status {
 	return st
 }
 
-// sessionCounts returns the sessions per node over all realms; this
-// node's under 0.
+// sessionCounts returns the sessions per node over all realms, as their
+// heartbeats last said; this node's under 0.
 func (n *Node) sessionCounts() map[uint64]int {
-	c := make(map[uint64]int)
-	for _, l := range n.realms {
-		l.localMu.Lock()
-		c[0] += len(l.local)
-		l.localMu.Unlock()
-		l.mirrorMu.Lock()
-		for node, ghosts := range l.nodes {
-			c[node] += len(ghosts)
-		}
-		l.mirrorMu.Unlock()
+	c := map[uint64]int{0: n.localSessions()}
+	n.mu.Lock()
+	for id, p := range n.peers {
+		c[id] = p.sessions
 	}
+	n.mu.Unlock()
 	return c
+}
+
+// localSessions returns this node's sessions over all realms.
+func (n *Node) localSessions() int {
+	total := 0
+	for _, l := range n.realms {
+		total += l.localCount()
+	}
+	return total
 }

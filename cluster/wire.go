@@ -26,7 +26,6 @@ const (
 	kindInv
 	kindInt
 	kindAns
-	kindKill // GOODBYE reason for the local session (wamp.session.kill*)
 
 	numKinds = iota + 1 // size of arrays indexed by kind
 )
@@ -132,19 +131,19 @@ func decodeData(b []byte, h *dataHeader, m *wamp.Message) error {
 	return c.Decode(b[l+1:], m)
 }
 
-// op is one change of a node's state, as its control messages carry it.
+// op is one change of a node's interest, as its control messages carry
+// it: "sub" when a subscription gets its first local subscriber, "unsub"
+// when it loses its last.
 type op struct {
-	K      string    `json:"k"` // join, leave, sub, unsub
-	Realm  string    `json:"r"`
-	S      uint64    `json:"s"`
-	Info   *sessInfo `json:"i,omitempty"` // join
-	ID     uint64    `json:"id,omitempty"`
-	URI    string    `json:"u,omitempty"`
-	Match  string    `json:"m,omitempty"`
-	Invoke string    `json:"v,omitempty"`
+	K     string `json:"k"` // sub, unsub
+	Realm string `json:"r"`
+	ID    uint64 `json:"id"`
+	URI   string `json:"u,omitempty"`
+	Match string `json:"m,omitempty"`
 }
 
-// sessInfo is what other nodes learn of a session.
+// sessInfo is what other nodes learn of a callee (in the registration
+// directory) and of a session asked for (wamp.session.get).
 type sessInfo struct {
 	AuthID       string   `json:"authid"`
 	AuthRole     string   `json:"authrole"`
@@ -156,21 +155,16 @@ type sessInfo struct {
 	Features     []string `json:"features,omitempty"` // callee features the dealer asks about
 }
 
-// realmState is a node's whole state in one realm (a snapshot).
+// realmState is a node's whole interest in one realm (a snapshot), and
+// how many sessions it has there (for status).
 type realmState struct {
-	Realm    string      `json:"realm"`
-	Sessions []sessState `json:"sessions,omitempty"`
-}
-
-type sessState struct {
-	ID   uint64   `json:"id"`
-	Info sessInfo `json:"info"`
-	Subs []ref    `json:"subs,omitempty"`
+	Realm    string `json:"realm"`
+	Sessions int    `json:"sessions,omitempty"`
+	Subs     []ref  `json:"subs,omitempty"`
 }
 
 type ref struct {
-	ID     uint64 `json:"id"`
-	URI    string `json:"u"`
-	Match  string `json:"m"`
-	Invoke string `json:"v,omitempty"`
+	ID    uint64 `json:"id"`
+	URI   string `json:"u"`
+	Match string `json:"m"`
 }

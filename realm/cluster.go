@@ -3,6 +3,7 @@ package realm
 import (
 	"hash/fnv"
 	"maps"
+	"strconv"
 
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/dealer"
@@ -12,11 +13,18 @@ import (
 
 // Link is the cluster as one realm sees it (package cluster implements
 // it; docs/cluster.md). A realm without a Link is a node alone and calls
-// none of this. The notifications (Joined ... Unregistered) are made for
-// every change, local sessions' or remote ones'; the Link tells them
-// apart. They must not block: some come under the dealer's lock.
+// none of this. A node keeps its own sessions only: what the meta API
+// needs of the other nodes' sessions it asks them (RemoteSessions ...),
+// and their meta events reach it as ordinary events. The notifications
+// (Joined ... Unregistered) are made for every change; the Link tells
+// local sessions from the stand-ins of other nodes (IsLocal). They must
+// not block: some come under the dealer's lock.
 type Link interface {
 	broker.Remote
+	// IsLocal reports whether sid is a session attached here, as opposed
+	// to a stand-in for other nodes in the broker or dealer: the realm
+	// emits meta events for local sessions only.
+	IsLocal(sid wamp.ID) bool
 	// Joined: a local session joined (after its WELCOME).
 	Joined(s *session.Session)
 	// Left: a session left, after its subscriptions and registrations.
@@ -32,9 +40,19 @@ type Link interface {
 	// Answer takes a local callee's YIELD or ERROR when it answers an
 	// INVOCATION from another node, and reports whether it did.
 	Answer(s *session.Session, m *wamp.Message) bool
-	// Kill asks the node of remote session sid to close it with GOODBYE
-	// reason (wamp.session.kill*); it does not wait for the close.
-	Kill(node uint64, sid wamp.ID, reason wamp.URI, msg string)
+	// RemoteSessions returns the ids of the other nodes' sessions whose
+	// authrole passes filter (nil: all), from the nodes that answered
+	// within a bounded wait.
+	RemoteSessions(filter map[string]bool) []wamp.ID
+	// RemoteSession returns the details of session id of another node.
+	RemoteSession(id wamp.ID) (map[string]any, bool)
+	// KillRemote closes, on the other nodes, the sessions whose by
+	// ("session", "authid" or "authrole") is value, with GOODBYE reason,
+	// and returns their ids once closed.
+	KillRemote(by, value string, reason wamp.URI, msg string) []wamp.ID
+	// RemoteSubscribers returns the other nodes' sessions on
+	// subscription sub.
+	RemoteSubscribers(sub wamp.ID) []wamp.ID
 	// KillAll closes every session of the realm on the other nodes, as
 	// wamp.session.kill_all does here, and returns how many it closed
 	// (from the nodes that answered within a bounded wait).
@@ -97,16 +115,6 @@ func (r *Realm) linkTestaments(id wamp.ID) {
 	}
 }
 
-// RemoteSession is a session attached to another node of the cluster.
-type RemoteSession struct {
-	ID       wamp.ID
-	Node     uint64
-	AuthID   string
-	AuthRole string
-	// Details is its session details dict (wamp.session.get, on_join).
-	Details map[string]any
-}
-
 // ClusterID numbers a subscription or registration by what it is, so
 // that every node gives it the same id: FNV-1a of realm, match and URI,
 // in [1, 2^53].
@@ -136,80 +144,51 @@ func (r *Realm) LocalSessions() []*session.Session { return r.members() }
 // for s.
 func SessionDetails(s *session.Session) map[string]any { return sessionDetails(s) }
 
-// AddRemote records a session of another node and fires on_join for it.
-// A session already known is left as it is.
-func (r *Realm) AddRemote(rs RemoteSession) {
-	r.mu.Lock()
-	if _, ok := r.remote[rs.ID]; ok || r.sessions[rs.ID] != nil {
-		r.mu.Unlock()
-		return
-	}
-	r.remote[rs.ID] = &rs
-	r.mu.Unlock()
-	r.emit(wamp.MetaSessionOnJoin, func() wamp.Payload { return wamp.List(rs.Details) })
+// LocalSubscribers returns the sessions of this node on subscription
+// id, for another node's wamp.subscription.list_subscribers.
+func (r *Realm) LocalSubscribers(id wamp.ID) []wamp.ID {
+	ids, _ := r.broker.ListSubscribers(id)
+	return ids
 }
 
-// RemoveRemote forgets a session of another node: its subscriptions and
-// registrations go, calls pending on it are answered with
-// wamp.error.canceled, and on_leave fires.
-func (r *Realm) RemoveRemote(id wamp.ID) {
-	r.broker.RemoveSession(id)
-	r.dealer.RemoveSession(id)
-	r.mu.Lock()
-	rs := r.remote[id]
-	delete(r.remote, id)
-	r.mu.Unlock()
-	if rs == nil {
-		return
-	}
-	r.emit(wamp.MetaSessionOnLeave, func() wamp.Payload { return wamp.List(uint64(id), rs.AuthID, rs.AuthRole) })
-}
-
-// remoteSessions returns the ids of the remote sessions whose role passes
-// filter (nil: all). r.mu must not be held.
-func (r *Realm) remoteSessions(filter map[string]bool) []wamp.ID {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+// LocalSessionIDs returns the ids of the local sessions whose authrole
+// passes filter (nil: all).
+func (r *Realm) LocalSessionIDs(filter map[string]bool) []wamp.ID {
 	var ids []wamp.ID
-	for id, rs := range r.remote {
-		if filter == nil || filter[rs.AuthRole] {
-			ids = append(ids, id)
+	for _, s := range r.members() {
+		if filter == nil || filter[s.AuthRole] {
+			ids = append(ids, s.ID)
 		}
 	}
 	return ids
 }
 
-func (r *Realm) remoteDetails(id wamp.ID) (map[string]any, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if rs := r.remote[id]; rs != nil {
-		return rs.Details, true
+// KillLocal closes the local sessions whose by ("session", "authid",
+// "authrole") is value, but except, and returns their ids.
+func (r *Realm) KillLocal(by, value string, except wamp.ID, reason wamp.URI, msg string) []wamp.ID {
+	var killed []wamp.ID
+	for _, s := range r.members() {
+		if s.ID != except && killMatch(s, by, value) {
+			s.Goodbye(reason, msg)
+			killed = append(killed, s.ID)
+		}
 	}
-	return nil, false
+	return killed
+}
+
+func killMatch(s *session.Session, by, value string) bool {
+	switch by {
+	case "session":
+		return strconv.FormatUint(uint64(s.ID), 10) == value
+	case "authid":
+		return s.AuthID == value
+	case "authrole":
+		return s.AuthRole == value
+	}
+	return false
 }
 
 // clusterIDs returns the id function of broker and dealer in a cluster.
 func clusterIDs(name wamp.URI) func(wamp.URI, string) wamp.ID {
 	return func(uri wamp.URI, match string) wamp.ID { return ClusterID(name, uri, match) }
-}
-
-// remoteWhere returns copies of the remote sessions for which keep holds.
-func (r *Realm) remoteWhere(keep func(*RemoteSession) bool) []RemoteSession {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	var out []RemoteSession
-	for _, rs := range r.remote {
-		if keep(rs) {
-			out = append(out, *rs)
-		}
-	}
-	return out
-}
-
-// HasRemote reports whether id is a session of another node.
-func (r *Realm) HasRemote(id wamp.ID) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	_, ok := r.remote[id]
-	return ok
 }

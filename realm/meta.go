@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/dealer"
@@ -78,10 +79,16 @@ func idList(ids []wamp.ID) []any {
 type subscriptionHooks struct{ r *Realm }
 
 func (h subscriptionHooks) OnCreate(sess wamp.ID, info broker.SubscriptionInfo) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.subscription.on_create", func() wamp.Payload { return wamp.List(uint64(sess), info.Dict()) })
 }
 
 func (h subscriptionHooks) OnSubscribe(sess, sub wamp.ID) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.subscription.on_subscribe", func() wamp.Payload { return wamp.List(uint64(sess), uint64(sub)) })
 	if h.r.link != nil {
 		h.r.link.Subscribed(sess, sub)
@@ -89,6 +96,9 @@ func (h subscriptionHooks) OnSubscribe(sess, sub wamp.ID) {
 }
 
 func (h subscriptionHooks) OnUnsubscribe(sess, sub wamp.ID) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.subscription.on_unsubscribe", func() wamp.Payload { return wamp.List(uint64(sess), uint64(sub)) })
 	if h.r.link != nil {
 		h.r.link.Unsubscribed(sess, sub)
@@ -96,6 +106,9 @@ func (h subscriptionHooks) OnUnsubscribe(sess, sub wamp.ID) {
 }
 
 func (h subscriptionHooks) OnDelete(sess, sub wamp.ID) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.subscription.on_delete", func() wamp.Payload { return wamp.List(uint64(sess), uint64(sub)) })
 }
 
@@ -105,14 +118,23 @@ func (h subscriptionHooks) OnDelete(sess, sub wamp.ID) {
 type registrationHooks struct{ r *Realm }
 
 func (h registrationHooks) OnCreate(sess wamp.ID, info dealer.RegistrationInfo) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.registration.on_create", func() wamp.Payload { return wamp.List(uint64(sess), registrationDict(info)) })
 }
 
 func (h registrationHooks) OnRegister(sess, reg wamp.ID) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.registration.on_register", func() wamp.Payload { return wamp.List(uint64(sess), uint64(reg)) })
 }
 
 func (h registrationHooks) OnUnregister(sess, reg wamp.ID) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.registration.on_unregister", func() wamp.Payload { return wamp.List(uint64(sess), uint64(reg)) })
 	if h.r.link != nil {
 		h.r.link.Unregistered(sess, reg)
@@ -120,6 +142,9 @@ func (h registrationHooks) OnUnregister(sess, reg wamp.ID) {
 }
 
 func (h registrationHooks) OnDelete(sess, reg wamp.ID) {
+	if !h.r.local(sess) {
+		return
+	}
 	h.r.emit("wamp.registration.on_delete", func() wamp.Payload { return wamp.List(uint64(sess), uint64(reg)) })
 }
 
@@ -238,8 +263,8 @@ func (r *Realm) registerMeta() error {
 		"wamp.session.list":             one(r.sessionList),
 		"wamp.session.get":              one(r.sessionGet),
 		"wamp.session.kill":             none(r.sessionKill),
-		"wamp.session.kill_by_authid":   one(r.killBy(func(s *session.Session, v string) bool { return s.AuthID == v }, func(s *RemoteSession, v string) bool { return s.AuthID == v }, "authid", true)),
-		"wamp.session.kill_by_authrole": one(r.killBy(func(s *session.Session, v string) bool { return s.AuthRole == v }, func(s *RemoteSession, v string) bool { return s.AuthRole == v }, "authrole", false)),
+		"wamp.session.kill_by_authid":   one(r.killBy("authid", true)),
+		"wamp.session.kill_by_authrole": one(r.killBy("authrole", false)),
 		"wamp.session.kill_all":         one(r.killAll),
 		"wamp.session.add_testament":    none(r.addTestament),
 		"wamp.session.flush_testaments": none(r.flushTestaments),
@@ -300,7 +325,7 @@ func (r *Realm) filteredSessions(args []any) ([]wamp.ID, error) {
 		}
 	}
 	if r.link != nil {
-		ids = append(ids, r.remoteSessions(filter)...)
+		ids = append(ids, r.link.RemoteSessions(filter)...)
 	}
 	slices.Sort(ids)
 	return ids, nil
@@ -322,8 +347,10 @@ func (r *Realm) sessionGet(_ wamp.ID, args []any, _ map[string]any) (any, error)
 	}
 	s := r.session(id)
 	if s == nil {
-		if d, ok := r.remoteDetails(id); ok {
-			return d, nil
+		if r.link != nil {
+			if d, ok := r.link.RemoteSession(id); ok {
+				return d, nil
+			}
 		}
 		return nil, wamp.NewError(wamp.ErrNoSuchSession, fmt.Sprintf("no session %d in this realm", id))
 	}
@@ -364,8 +391,7 @@ func (r *Realm) sessionKill(caller wamp.ID, args []any, kwargs map[string]any) e
 	s := r.session(id)
 	if s == nil && r.link != nil {
 		// A session of another node: its node closes it (docs/cluster.md).
-		if rs := r.remoteWhere(func(rs *RemoteSession) bool { return rs.ID == id }); len(rs) == 1 {
-			r.link.Kill(rs[0].Node, id, reason, msg)
+		if len(r.link.KillRemote("session", strconv.FormatUint(uint64(id), 10), reason, msg)) > 0 {
 			return nil
 		}
 	}
@@ -378,12 +404,12 @@ func (r *Realm) sessionKill(caller wamp.ID, args []any, kwargs map[string]any) e
 	return nil
 }
 
-// killBy kills the sessions other than the caller for which match holds
-// (remote: those of other nodes, which their nodes close); it answers with
-// their ids (kill_by_authid) or their count.
-func (r *Realm) killBy(match func(*session.Session, string) bool, remote func(*RemoteSession, string) bool, name string, ids bool) func(wamp.ID, []any, map[string]any) (any, error) {
+// killBy kills the sessions other than the caller whose by (authid or
+// authrole) is the argument, on every node; it answers with their ids
+// (kill_by_authid) or their count.
+func (r *Realm) killBy(by string, ids bool) func(wamp.ID, []any, map[string]any) (any, error) {
 	return func(caller wamp.ID, args []any, kwargs map[string]any) (any, error) {
-		v, err := argString(args, 0, name)
+		v, err := argString(args, 0, by)
 		if err != nil {
 			return nil, err
 		}
@@ -391,18 +417,9 @@ func (r *Realm) killBy(match func(*session.Session, string) bool, remote func(*R
 		if err != nil {
 			return nil, err
 		}
-		var killed []wamp.ID
-		for _, s := range r.members() {
-			if s.ID != caller && match(s, v) {
-				s.Goodbye(reason, msg)
-				killed = append(killed, s.ID)
-			}
-		}
+		killed := r.KillLocal(by, v, caller, reason, msg)
 		if r.link != nil {
-			for _, rs := range r.remoteWhere(func(rs *RemoteSession) bool { return remote(rs, v) }) {
-				r.link.Kill(rs.Node, rs.ID, reason, msg)
-				killed = append(killed, rs.ID)
-			}
+			killed = append(killed, r.link.KillRemote(by, v, reason, msg)...)
 		}
 		if ids {
 			slices.Sort(killed)
@@ -648,6 +665,10 @@ func (r *Realm) listSubscribers(_ wamp.ID, args []any, _ map[string]any) (any, e
 	if !ok {
 		return nil, noSuchSubscription(id)
 	}
+	if r.link != nil {
+		ids = append(ids, r.link.RemoteSubscribers(id)...)
+		slices.Sort(ids)
+	}
 	return idList(ids), nil
 }
 
@@ -659,6 +680,9 @@ func (r *Realm) countSubscribers(_ wamp.ID, args []any, _ map[string]any) (any, 
 	n, ok := r.broker.CountSubscribers(id)
 	if !ok {
 		return nil, noSuchSubscription(id)
+	}
+	if r.link != nil {
+		n += len(r.link.RemoteSubscribers(id))
 	}
 	return n, nil
 }

@@ -69,7 +69,6 @@ type Realm struct {
 
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*member
-	remote   map[wamp.ID]*RemoteSession // sessions of other nodes (cluster)
 	closed   bool
 }
 
@@ -95,7 +94,6 @@ func New(cfg Config) (*Realm, error) {
 		log:      log,
 		sessions: make(map[wamp.ID]*member),
 		stats:    cfg.Stats,
-		remote:   make(map[wamp.ID]*RemoteSession),
 		link:     cfg.Link,
 
 		neverDiscloseCaller:    cfg.DiscloseCaller == "never",
@@ -206,6 +204,13 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 // emit publishes a meta event whose arguments args builds, only when
 // someone subscribes to it: building them costs each session's join and
 // leave about a kilobyte that is garbage in a router nobody watches.
+// local reports whether sid is a session attached here; in a cluster the
+// broker and dealer also hold stand-ins for other nodes, whose meta
+// events their own nodes emit.
+func (r *Realm) local(sid wamp.ID) bool {
+	return r.link == nil || r.link.IsLocal(sid)
+}
+
 func (r *Realm) emit(topic wamp.URI, args func() wamp.Payload) {
 	if r.broker.HasSubscribers(topic) {
 		r.broker.Emit(topic, args(), wamp.Payload{}, nil)

@@ -40,21 +40,6 @@ func (r *Router) stopCluster() {
 // Cluster returns the router's cluster node, nil for a node alone.
 func (r *Router) Cluster() *cluster.Node { return r.node }
 
-// clusterHas reports whether a session of another node has id, so that
-// session ids stay unique cluster-wide (a draw of 53 random bits makes a
-// clash unlikely; this makes it impossible among the sessions known).
-func (r *Router) clusterHas(id wamp.ID) bool {
-	if r.node == nil {
-		return false
-	}
-	for _, rl := range *r.realms.Load() {
-		if rl.HasRemote(id) {
-			return true
-		}
-	}
-	return false
-}
-
 // addClusterReadyCheck makes /readyz fail while a clustered node is not
 // linked: NATS down, or not yet synchronised with the nodes it knows.
 func (r *Router) addClusterReadyCheck() {

@@ -388,7 +388,9 @@ func (r *Router) newSessionID() (wamp.ID, error) {
 		return 0, realm.ErrClosed
 	}
 	id := wamp.GlobalID()
-	for _, used := r.ids[id]; used || r.clusterHas(id); _, used = r.ids[id] {
+	// Unique on this node; across a cluster, 53 random bits make a clash
+	// negligible (a node keeps no list of the others' sessions).
+	for _, used := r.ids[id]; used; _, used = r.ids[id] {
 		id = wamp.GlobalID()
 	}
 	r.ids[id] = struct{}{}
