@@ -26,7 +26,8 @@ var (
 	descClusterSnapshots   = desc("cluster_snapshots_total", "Full state snapshots sent to the other nodes (sent) and applied from them (applied).", "direction")
 	descClusterResyncs     = desc("cluster_resync_requests_total", "Requests for other nodes' snapshots: at start, on reconnection, on a new node and on a detected gap.")
 	descClusterNodesAlive  = desc("cluster_nodes_alive", "Other nodes this node hears heartbeats from.")
-	descClusterNodesDead   = desc("cluster_nodes_dead_total", "Nodes taken for dead after the failure timeout.")
+	descClusterNodesDead   = desc("cluster_nodes_dead_total", "Nodes taken for dead: their NATS connection gone, or silent for the failure timeout.")
+	descClusterNodesGone   = desc("cluster_nodes_disconnected_total", "Nodes taken for dead because NATS had no subscriber left for them (their connection closed), not after a timeout.")
 	descClusterNodesLeft   = desc("cluster_nodes_left_total", "Nodes that left the cluster with a goodbye.")
 )
 
@@ -35,7 +36,7 @@ var (
 var clusterDescs = []*prometheus.Desc{
 	descClusterLinked, descClusterConnected, descClusterDisconnects, descClusterReconnects, descClusterRTT,
 	descClusterEvents, descClusterInvocations, descClusterInterrupts, descClusterAnswers, descClusterSendFailed,
-	descClusterCtlFailed, descClusterPanics, descClusterSnapshots, descClusterResyncs, descClusterNodesAlive, descClusterNodesDead, descClusterNodesLeft,
+	descClusterCtlFailed, descClusterPanics, descClusterSnapshots, descClusterResyncs, descClusterNodesAlive, descClusterNodesDead, descClusterNodesGone, descClusterNodesLeft,
 }
 
 // SetCluster sets the function that reads the cluster node's counters at
@@ -75,6 +76,7 @@ func (m *Metrics) collectCluster(ch chan<- prometheus.Metric) {
 	counter(descClusterResyncs, st.ResyncRequests)
 	gauge(descClusterNodesAlive, float64(st.NodesAlive))
 	counter(descClusterNodesDead, st.NodesDead)
+	counter(descClusterNodesGone, st.NodesDisconnected)
 	counter(descClusterNodesLeft, st.NodesLeft)
 }
 
