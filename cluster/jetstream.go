@@ -111,17 +111,27 @@ func (s *store) open() {
 			s.n.ret.caught.Store(false)
 		}
 		s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
-		ctx, cancel := context.WithCancel(s.n.ctx)
-		var wg sync.WaitGroup
-		wg.Add(3)
-		go func() { defer wg.Done(); s.n.dir.watch(ctx, s.kv(bucketRegs)) }()
-		go func() { defer wg.Done(); s.n.ret.watch(ctx, s.kv(bucketRetained)) }()
-		go func() { defer wg.Done(); s.n.tst.watch(ctx, s.kv(bucketTestaments)) }()
-		lost := s.checkHealth()
-		cancel()
-		wg.Wait()
-		if !lost {
-			return
+		for {
+			ctx, cancel := context.WithCancel(s.n.ctx)
+			var wg sync.WaitGroup
+			wg.Add(3)
+			go func() { defer wg.Done(); s.n.dir.watch(ctx, s.kv(bucketRegs)) }()
+			go func() { defer wg.Done(); s.n.ret.watch(ctx, s.kv(bucketRetained)) }()
+			go func() { defer wg.Done(); s.n.tst.watch(ctx, s.kv(bucketTestaments)) }()
+			h := s.checkHealth()
+			cancel()
+			wg.Wait()
+			switch h {
+			case healthStop:
+				return
+			case healthRegained:
+				// The watchers' consumers may have stalled while there
+				// was no quorum, and recover slowly by themselves: watch
+				// again from the start (what was seen is skipped).
+				s.n.log.Info("cluster state reachable again: watching it again")
+				continue
+			}
+			break
 		}
 		s.mu.Lock()
 		s.kvs, s.health = [numBuckets]jetstream.KeyValue{}, nil
@@ -129,6 +139,13 @@ func (s *store) open() {
 		s.n.tst.rewrite()
 	}
 }
+
+// What checkHealth returns on.
+const (
+	healthStop     = iota // the node stops
+	healthLost            // the buckets are gone
+	healthRegained        // a quorum came back after it was lost
+)
 
 // openOnce retries tryOpen until it succeeds (true) or the node stops.
 func (s *store) openOnce() bool {
@@ -208,8 +225,9 @@ func (s *store) kv(i int) jetstream.KeyValue {
 // so a failure means no quorum on this side (a partition, too few servers
 // up), which makes the node unready. A read would not tell: a stream
 // leader cut off from its followers answers reads until it steps down.
-// It returns when the node stops (false) or the buckets are gone (true).
-func (s *store) checkHealth() (lost bool) {
+// It returns when the node stops, the buckets are gone, or the quorum
+// comes back after it was lost.
+func (s *store) checkHealth() int {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	key := "h.u" + base64.RawURLEncoding.EncodeToString([]byte(s.n.cfg.Node))
@@ -221,26 +239,26 @@ func (s *store) checkHealth() (lost bool) {
 		}
 		cancel()
 		if s.n.ctx.Err() != nil {
-			return false
+			return healthStop
 		}
 		if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
 			s.n.log.Warn("cluster state lost (NATS restarted without it): creating it again", "error", err)
-			return true
+			return healthLost
 		}
 		s.mu.Lock()
-		changed := (err == nil) != (s.health == nil)
+		was := s.health
 		s.health = err
 		s.mu.Unlock()
-		if changed {
-			if err != nil {
-				s.n.log.Warn("cluster state unreachable: no JetStream quorum on this side", "error", err)
-			} else {
-				s.n.log.Info("cluster state reachable again")
-			}
+		switch {
+		case err != nil && was == nil:
+			s.n.log.Warn("cluster state unreachable: no JetStream quorum on this side", "error", err)
+		case err == nil && was != nil:
+			s.n.dir.signal()
+			return healthRegained
 		}
 		select {
 		case <-s.n.stop:
-			return false
+			return healthStop
 		case <-t.C:
 		}
 	}
