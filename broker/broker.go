@@ -384,10 +384,18 @@ func (b *Broker) deliver(sub *subscription, pc *pubCtx) {
 		if pc.now.IsZero() {
 			pc.now = time.Now()
 		}
-		sub.hist.add(HistoryEvent{
+		e := HistoryEvent{
 			Timestamp: pc.now, Subscription: sub.id, Publication: ev.Publication,
 			Topic: pc.topic, Details: ev.Details, Args: pc.ownArgs(), Kwargs: pc.kwargs,
-		})
+		}
+		switch {
+		case b.cfg.HistoryRecorder == nil:
+			sub.hist.add(e)
+		case pc.pubID == 0:
+			// Published here (a publication from another node carries
+			// its id): the store keeps it, and gives it to every node.
+			b.cfg.HistoryRecorder(&e)
+		}
 	}
 }
 

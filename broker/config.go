@@ -68,6 +68,13 @@ type Config struct {
 	// DefaultMatchCache (1024); negative disables the cache.
 	MatchCache int
 
+	// HistoryRecorder, when set, keeps the events of history
+	// subscriptions outside this broker (a cluster's replicated stream):
+	// it gets each event to keep of a publication made on this node, and
+	// the broker keeps none itself; the store hands every node's events
+	// back through AddHistory, so that every node answers get_events the
+	// same. It is called under the broker's read lock and must not block.
+	HistoryRecorder func(e *HistoryEvent)
 	// History lists the subscriptions that keep an event history readable
 	// with GetEvents (wamp.subscription.get_events). Each rule creates
 	// its subscription when the broker starts, so that events are kept

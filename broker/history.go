@@ -105,6 +105,28 @@ func (h *history) last(limit int) []HistoryEvent {
 	return out
 }
 
+// AddHistory keeps e, an event from the cluster's history store
+// (Config.HistoryRecorder), in the history of its subscription; it does
+// nothing for a subscription without one.
+func (b *Broker) AddHistory(e HistoryEvent) {
+	b.mu.RLock()
+	sub := b.byID[e.Subscription]
+	b.mu.RUnlock()
+	if sub != nil && sub.hist != nil {
+		sub.hist.add(e)
+	}
+}
+
+// HistoryLimit returns the largest number of events a history
+// subscription keeps (0: none keeps any).
+func (b *Broker) HistoryLimit() int {
+	n := 0
+	for _, h := range b.cfg.History {
+		n = max(n, h.Limit)
+	}
+	return n
+}
+
 // GetEvents returns up to limit of the most recent events of subscription
 // id, oldest first (limit <= 0: all kept). Only subscriptions created by
 // Config.History keep events; for others it returns ErrNoHistory, for an

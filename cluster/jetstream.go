@@ -32,6 +32,7 @@ type store struct {
 
 	mu      sync.Mutex
 	kvs     [numBuckets]jetstream.KeyValue // nil until open
+	hist    jetstream.Stream               // the history stream, nil without history rules
 	openErr error                          // why the buckets are not open yet
 	// health is the last check of the buckets' stream leaders: nil when
 	// the last check was answered, the error otherwise (no quorum).
@@ -109,12 +110,15 @@ func (s *store) open() {
 			// this node writes its registrations again.
 			s.n.dir.reset()
 			s.n.ret.caught.Store(false)
+			s.n.hist.seq.Store(0)
+			s.n.hist.caught.Store(false)
 		}
 		s.n.log.Info("cluster state open", "replicas", s.n.replicas(), "storage", s.n.cfg.Storage)
 		for {
 			ctx, cancel := context.WithCancel(s.n.ctx)
 			var wg sync.WaitGroup
-			wg.Add(3)
+			wg.Add(4)
+			go func() { defer wg.Done(); s.n.hist.consume(ctx, s.stream()) }()
 			go func() { defer wg.Done(); s.n.dir.watch(ctx, s.kv(bucketRegs)) }()
 			go func() { defer wg.Done(); s.n.ret.watch(ctx, s.kv(bucketRetained)) }()
 			go func() { defer wg.Done(); s.n.tst.watch(ctx, s.kv(bucketTestaments)) }()
@@ -134,7 +138,7 @@ func (s *store) open() {
 			break
 		}
 		s.mu.Lock()
-		s.kvs, s.health = [numBuckets]jetstream.KeyValue{}, nil
+		s.kvs, s.hist, s.health = [numBuckets]jetstream.KeyValue{}, nil, nil
 		s.mu.Unlock()
 		s.n.tst.rewrite()
 	}
@@ -179,8 +183,12 @@ func (s *store) tryOpen() error {
 		}
 		kvs[i] = kv
 	}
+	hist, err := s.openStream(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	s.kvs = kvs
+	s.kvs, s.hist = kvs, hist
 	s.mu.Unlock()
 	return nil
 }
@@ -211,6 +219,13 @@ func (s *store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 		}
 	}
 	return kv, nil
+}
+
+// stream returns the history stream, nil until open or without history.
+func (s *store) stream() jetstream.Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hist
 }
 
 // kv returns bucket i, nil until open.
@@ -276,7 +291,7 @@ func (s *store) err() error {
 	case s.health != nil:
 		return fmt.Errorf("no JetStream quorum: %w", s.health)
 	}
-	if !s.n.dir.loaded() || !s.n.ret.caught.Load() {
+	if !s.n.dir.loaded() || !s.n.ret.caught.Load() || !s.n.hist.caught.Load() {
 		return errors.New("cluster state still loading")
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard/switchboard/cluster"
+	"github.com/switchboard/switchboard/config"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
@@ -139,9 +141,80 @@ func TestRetainedReachesLateNode(t *testing.T) {
 	}
 }
 
+// eventsOf calls wamp.subscription.get_events on the history
+// subscription of topic through c and returns each event's first
+// argument.
+func eventsOf(t *testing.T, c *client.Client, topic string) []any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	id := realm.ClusterID("realm1", wamp.URI(topic), "exact")
+	res, err := c.Call(ctx, "wamp.subscription.get_events", nil, nwamp.List{uint64(id)}, nwamp.Dict{"limit": 10}, nil)
+	must(t, err)
+	evs, _ := nwamp.AsList(res.Arguments[0])
+	var out []any
+	for _, e := range evs {
+		d, _ := nwamp.AsDict(e)
+		args, _ := nwamp.AsList(d["args"])
+		if len(args) > 0 {
+			out = append(out, args[0])
+		}
+	}
+	return out
+}
+
+// withHistory keeps the last 5 events of com.hist.
+func withHistory(cfg *config.Config) {
+	cfg.Realms[0].History = []config.History{{Topic: "com.hist", Limit: 5}}
+}
+
+// TestHistoryAcrossNodes: wamp.subscription.get_events answers the same
+// on every node, also for events published on a node with no subscriber
+// on the history subscription, and on a node that joined later.
+func TestHistoryAcrossNodes(t *testing.T) {
+	var rs []*router.Router
+	for i := range 2 {
+		var routes []string
+		if i > 0 {
+			routes = []string{rs[0].Cluster().ClusterAddr()}
+		}
+		cfg := nodeConfigR(t, fmt.Sprintf("n%d", i), 3*time.Second, 2, routes...)
+		withHistory(cfg)
+		rs = append(rs, routertest.Run(t, cfg))
+	}
+	waitMesh(t, rs)
+	waitReady(t, rs)
+	a, b := connect(t, rs[0]), connect(t, rs[1])
+	for i := range 7 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		must(t, c.Publish("com.hist", nwamp.Dict{"acknowledge": true}, nwamp.List{fmt.Sprint(i)}, nil))
+	}
+	want := []any{"2", "3", "4", "5", "6"}
+	for i, c := range []*client.Client{a, b} {
+		var got []any
+		waitFor(t, fmt.Sprintf("node %d's history", i), func() bool {
+			got = eventsOf(t, c, "com.hist")
+			return slices.Equal(got, want)
+		}, func() string { return fmt.Sprint(got) })
+	}
+	cfg := nodeConfigR(t, "n2", 3*time.Second, 2, rs[0].Cluster().ClusterAddr())
+	withHistory(cfg)
+	late := routertest.Run(t, cfg)
+	rs = append(rs, late)
+	waitMesh(t, rs)
+	waitReady(t, rs)
+	if got := eventsOf(t, connect(t, late), "com.hist"); !slices.Equal(got, want) {
+		t.Fatalf("history on a node that joined later: %v, want %v", got, want)
+	}
+}
+
 // TestRetainedSurvivesClusterRestart: with file storage, retained events
-// outlive a restart of every node; the registrations of the nodes before
-// the restart are gone (their nodes never come back).
+// and event history outlive a restart of every node; the registrations
+// of the nodes before the restart are gone (their nodes never come
+// back).
 func TestRetainedSurvivesClusterRestart(t *testing.T) {
 	dir := t.TempDir()
 	start := func() []*router.Router {
@@ -154,6 +227,7 @@ func TestRetainedSurvivesClusterRestart(t *testing.T) {
 			cfg := nodeConfigR(t, fmt.Sprintf("n%d", i), time.Second, 3, routes...)
 			cfg.Cluster.DataDir = filepath.Join(dir, fmt.Sprintf("n%d", i))
 			cfg.Cluster.Storage = "file"
+			withHistory(cfg)
 			rs = append(rs, routertest.Run(t, cfg))
 		}
 		waitMesh(t, rs)
@@ -164,7 +238,9 @@ func TestRetainedSurvivesClusterRestart(t *testing.T) {
 	c := connect(t, rs[1])
 	must(t, c.Publish("com.durable", nwamp.Dict{"retain": true, "acknowledge": true}, nwamp.List{"survives"}, nil))
 	must(t, c.Register("com.before", noop, nil))
+	must(t, c.Publish("com.hist", nwamp.Dict{"acknowledge": true}, nwamp.List{"kept"}, nil))
 	waitCallees(t, rs, "com.before", "exact", 1)
+	waitFor(t, "the history event is kept", func() bool { return slices.Equal(eventsOf(t, c, "com.hist"), []any{"kept"}) })
 	waitFor(t, "every node keeps the retained event", func() bool {
 		for _, r := range rs {
 			if r.Realm("realm1").Broker().RetainedCount() != 1 {
@@ -185,6 +261,9 @@ func TestRetainedSurvivesClusterRestart(t *testing.T) {
 		t.Fatalf("retained event after the restart: %v", args)
 	}
 	again := connect(t, rs[0])
+	if got := eventsOf(t, again, "com.hist"); !slices.Equal(got, []any{"kept"}) {
+		t.Fatalf("history after a restart of the whole cluster: %v", got)
+	}
 	var last string
 	waitFor(t, "the procedure of a node before the restart is free again", func() bool {
 		last = registerURI(t, again, "com.before", noop)

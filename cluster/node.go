@@ -49,6 +49,7 @@ type Node struct {
 	dir   *directory     // directory.go
 	ret   *retainedStore // retained.go
 	tst   *testaments    // testament.go
+	hist  *historyStore  // history.go
 	// reconnectedAt is when the NATS connection last came back (Unix
 	// nanoseconds): right after it, other nodes' interest may not be
 	// known yet, so "no responders" proves nothing.
@@ -119,6 +120,7 @@ func New(cfg config.Cluster, log *slog.Logger) *Node {
 	n.dir = newDirectory(n)
 	n.ret = newRetainedStore(n)
 	n.tst = newTestaments(n)
+	n.hist = newHistoryStore(n)
 	n.ann.n = n
 	n.ann.wake = make(chan struct{}, 1)
 	return n
@@ -293,7 +295,7 @@ func (n *Node) Start() error {
 		return fmt.Errorf("cluster: NATS: %w", err)
 	}
 	time.AfterFunc(n.cfg.FailureTimeout/2, n.settle)
-	n.wg.Add(8)
+	n.wg.Add(9)
 	go n.ann.run()
 	go n.heartbeat()
 	go n.probe()
@@ -302,6 +304,7 @@ func (n *Node) Start() error {
 	go n.dir.reconcile()
 	go n.ret.write()
 	go n.tst.run()
+	go n.hist.write()
 	n.ann.requestSnapshot()
 	n.sendCtl(ctlMsg{T: "sync"})
 	url = nc.ConnectedUrlRedacted()

@@ -26,6 +26,7 @@ const (
 	kindInv
 	kindInt
 	kindAns
+	kindHist // an EVENT kept for history (history.go): ID = subscription, Details t (Unix ns), u (topic), d (details)
 
 	numKinds = iota + 1 // size of arrays indexed by kind
 )

@@ -57,6 +57,10 @@ type Link interface {
 	// wamp.session.kill_all does here, and returns how many it closed
 	// (from the nodes that answered within a bounded wait).
 	KillAll(reason wamp.URI, msg string) int
+	// RecordHistory keeps an event of a history subscription published
+	// on this node in the cluster's store, which gives it back to every
+	// node (broker.Config.HistoryRecorder). It must not block.
+	RecordHistory(e *broker.HistoryEvent)
 	// Testaments: local session s's testaments are now ts (all scopes,
 	// detached first), for another node to publish should this node die
 	// with the session.

@@ -116,6 +116,9 @@ func New(cfg Config) (*Realm, error) {
 	}
 	if cfg.Link != nil {
 		bcfg.Remote, bcfg.IDFor = cfg.Link, clusterIDs(cfg.Name)
+		if len(cfg.History) > 0 {
+			bcfg.HistoryRecorder = cfg.Link.RecordHistory
+		}
 	}
 	if err := bcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("realm %s: %w", cfg.Name, err)

@@ -1,0 +1,219 @@
+package cluster
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard/switchboard/broker"
+	"github.com/switchboard/switchboard/wamp"
+)
+
+// Event history lives in a JetStream stream, one subject per (realm,
+// history subscription): the node where an event is published writes it
+// (broker.Config.HistoryRecorder), from a goroutine of its own behind a
+// bounded queue; every node consumes the stream in order and keeps the
+// events in its broker's history, so wamp.subscription.get_events answers
+// the same on every node and, with file storage, after a restart of the
+// whole cluster. The stream keeps, per subject, as many events as the
+// largest history rule; each subscription's own limit trims the rest.
+type historyStore struct {
+	n       *Node
+	queue   chan historyPut
+	dropped atomic.Uint64
+	// seq is the last stream sequence applied, so that a new consumer
+	// (after a loss of quorum) starts after it rather than again.
+	seq atomic.Uint64
+	// caught is set once the consumer has delivered what the stream held
+	// at start: before that the node is not ready.
+	caught atomic.Bool
+}
+
+type historyPut struct {
+	subject string
+	b       []byte
+}
+
+const historyQueue = 4096
+
+func newHistoryStore(n *Node) *historyStore {
+	return &historyStore{n: n, queue: make(chan historyPut, historyQueue)}
+}
+
+func (n *Node) historyStream() string { return "sb_" + n.cfg.Name + "_history" }
+
+func (n *Node) historySubject(realm wamp.URI, sub wamp.ID) string {
+	return n.prefix + ".h.u" + base64.RawURLEncoding.EncodeToString([]byte(realm)) + "." + strconv.FormatUint(uint64(sub), 10)
+}
+
+// historyLimit is the most events any history subscription keeps (0:
+// no realm keeps history, and the stream is not created).
+func (n *Node) historyLimit() int {
+	limit := 0
+	for _, l := range n.realms {
+		if l.r != nil {
+			limit = max(limit, l.r.Broker().HistoryLimit())
+		}
+	}
+	return limit
+}
+
+// openStream creates or binds the history stream.
+func (s *store) openStream(ctx context.Context) (jetstream.Stream, error) {
+	limit := s.n.historyLimit()
+	if limit == 0 {
+		return nil, nil
+	}
+	cfg := jetstream.StreamConfig{
+		Name:              s.n.historyStream(),
+		Description:       "Switchboard event history",
+		Subjects:          []string{s.n.prefix + ".h.>"},
+		MaxMsgsPerSubject: int64(limit),
+		Discard:           jetstream.DiscardOld,
+		Replicas:          s.n.replicas(),
+		Storage:           s.n.storage(),
+	}
+	st, err := s.js.CreateStream(ctx, cfg)
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	st, err = s.js.Stream(ctx, cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("bind stream %s: %w", cfg.Name, err)
+	}
+	if info := st.CachedInfo(); info != nil && info.Config.MaxMsgsPerSubject < int64(limit) {
+		// A rule of this node keeps more than the stream was made for.
+		cfg.Subjects, cfg.Description = info.Config.Subjects, info.Config.Description
+		if st2, err := s.js.UpdateStream(ctx, cfg); err == nil {
+			st = st2
+		} else {
+			s.n.log.Warn("history stream keeps fewer events than a rule asks", "stream", cfg.Name, "error", err)
+		}
+	}
+	return st, nil
+}
+
+// RecordHistory implements realm.Link.
+func (l *Realm) RecordHistory(e *broker.HistoryEvent) {
+	l.n.hist.put(l.name, e)
+}
+
+func (h *historyStore) put(realm wamp.URI, e *broker.HistoryEvent) {
+	m := wamp.Message{
+		Type: wamp.EVENT, ID: e.Subscription, Publication: e.Publication,
+		Details: wamp.Dict{"t": e.Timestamp.UnixNano(), "u": string(e.Topic)},
+		Args:    e.Args, Kwargs: e.Kwargs,
+	}
+	if len(e.Details) > 0 {
+		m.Details["d"] = map[string]any(e.Details)
+	}
+	b, err := encodeData(kindHist, h.n.id, 0, realm, &m)
+	if err != nil {
+		h.n.log.Warn("history event not stored in the cluster", "topic", string(e.Topic), "error", err)
+		return
+	}
+	select {
+	case h.queue <- historyPut{h.n.historySubject(realm, e.Subscription), b}:
+	default:
+		if d := h.dropped.Add(1); d&(d-1) == 0 { // logged at powers of two
+			h.n.log.Warn("history events lost: the cluster store is behind", "dropped", d)
+		}
+	}
+}
+
+// write drains the queue into the stream until the node stops.
+func (h *historyStore) write() {
+	defer h.n.wg.Done()
+	for {
+		select {
+		case <-h.n.stop:
+			return
+		case p := <-h.queue:
+			ctx, cancel := context.WithTimeout(h.n.ctx, h.n.opTimeout())
+			_, err := h.n.store.js.Publish(ctx, p.subject, p.b)
+			cancel()
+			if err != nil {
+				h.dropped.Add(1)
+				h.n.log.Warn("history event not stored in the cluster", "error", err)
+			}
+		}
+	}
+}
+
+// consume applies the stream to the brokers' histories, in order, from
+// after the last event applied.
+func (h *historyStore) consume(ctx context.Context, st jetstream.Stream) {
+	if st == nil {
+		h.caught.Store(true)
+		return
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if seq := h.seq.Load(); seq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+	}
+	var last uint64
+	if info, err := st.Info(ctx); err == nil {
+		last = info.State.LastSeq
+	}
+	if last <= h.seq.Load() {
+		h.caught.Store(true)
+	}
+	c, err := st.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		h.n.log.Warn("cannot consume the history stream", "error", err)
+		return
+	}
+	cc, err := c.Consume(func(msg jetstream.Msg) {
+		md, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		if md.Sequence.Stream <= h.seq.Load() {
+			return
+		}
+		h.apply(msg.Data())
+		h.seq.Store(md.Sequence.Stream)
+		if md.Sequence.Stream >= last {
+			h.caught.Store(true)
+		}
+	})
+	if err != nil {
+		h.n.log.Warn("cannot consume the history stream", "error", err)
+		return
+	}
+	<-ctx.Done()
+	cc.Stop()
+}
+
+func (h *historyStore) apply(b []byte) {
+	defer h.n.survive("history")
+	var hd dataHeader
+	m := wamp.Acquire()
+	defer wamp.Release(m)
+	if err := decodeData(b, &hd, m); err != nil || hd.kind != kindHist {
+		h.n.log.Warn("bad history event in the cluster store", "error", err)
+		return
+	}
+	l := h.n.realms[hd.realm]
+	if l == nil || l.r == nil {
+		return
+	}
+	ts, _ := wamp.AsInt(m.Details["t"])
+	e := broker.HistoryEvent{
+		Timestamp: time.Unix(0, ts), Subscription: m.ID, Publication: m.Publication,
+		Topic: wamp.URI(wamp.String(m.Details, "u")), Args: m.Args.Clone(), Kwargs: m.Kwargs.Clone(),
+	}
+	if d, ok := m.Details["d"].(map[string]any); ok {
+		e.Details = d
+	}
+	l.r.Broker().AddHistory(e)
+}
