@@ -125,6 +125,23 @@ func unavailable(format string, args ...any) *wamp.Error {
 // remove.
 func (d *directory) admit(ctx context.Context, key string, tmpl dirEntry, c dirCallee) (dirRec, error) {
 	for {
+		rec, err := d.admitOnce(ctx, key, tmpl, c)
+		if err == nil || errors.Is(err, errRefused) {
+			return rec, err
+		}
+		// No leader right now (an election after a node died), or no
+		// quorum: try again until the REGISTER's bounded wait is over.
+		select {
+		case <-ctx.Done():
+			return dirRec{}, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// admitOnce decides key once, retrying only a lost compare-and-set.
+func (d *directory) admitOnce(ctx context.Context, key string, tmpl dirEntry, c dirCallee) (dirRec, error) {
+	for {
 		kv := d.n.store.kv(bucketRegs)
 		if kv == nil {
 			return dirRec{}, unavailable("%v", d.n.store.err())
@@ -517,6 +534,14 @@ func (d *directory) revoke(key string, o *ownReg, sids []wamp.ID) {
 	for _, sid := range sids {
 		d.n.log.Warn("registration revoked: another node holds the procedure", "realm", string(o.realm), "procedure", string(o.uri), "session", uint64(sid))
 		l.revoke(sid, o.uri, o.match)
+	}
+	// The other node's callee waited for the local one to go: it can be
+	// a stand-in now.
+	d.mu.Lock()
+	rec := d.entries[key]
+	d.mu.Unlock()
+	if rec.e != nil {
+		l.syncRegs(key, rec.e, rec.e)
 	}
 }
 

@@ -1,18 +1,25 @@
 // Package cluster links the nodes of a Switchboard cluster over NATS
-// (docs/cluster.md): a Node holds the NATS connection (and, in embedded
-// mode, the NATS server), knows which other nodes are alive, and publishes
-// this node's state; a Realm per realm implements realm.Link, mirroring
-// the sessions of the other nodes as ghosts in the local broker and
-// dealer, forwarding publications to the nodes with interest, relaying
-// invocations to local callees, and asking the leader to admit
-// registrations.
+// (docs/cluster.md). A Node holds the NATS connection (and, in embedded
+// mode, the NATS server with JetStream), knows which other nodes are
+// alive, and keeps the cluster's shared state in JetStream: the
+// registration directory, retained events, testaments and event history.
+// A Realm per realm implements realm.Link: it announces this node's
+// interest (which subscriptions have local subscribers) and keeps the
+// others' as one stand-in per node, forwards publications to the nodes
+// with interest, keeps the dealer's stand-ins for the directory's remote
+// callees, relays invocations to local callees, and asks the other nodes
+// what the meta API needs of their sessions. No node mirrors another's
+// sessions.
 //
-// Concurrency: each NATS subscription (control, data, claims) is handled
-// on a goroutine of its own, one message after another, which keeps each
-// sender's order; state changes are published by one announcer goroutine,
-// heartbeats by another, and a third measures the NATS round trip. The
-// counters behind Stats and Status are atomics (stats.go). The realm's notifications (Joined,
-// Subscribed, ...) never block: they queue. Lock order: Realm.mirrorMu ->
-// the realm's, broker's and dealer's locks -> Realm.localMu,
-// Realm.relayMu, Node.mu and the announcer's mutex (leaves).
+// Concurrency: each NATS subscription (control, data, ping, rpc) is
+// handled on a goroutine of its own, one message after another, which
+// keeps each sender's order. Interest changes are published by one
+// announcer goroutine, heartbeats by another; pings, the round trip, the
+// buckets' watchers, the directory's reconciler and the writers of
+// retained events, testaments and history each run on their own. The
+// counters behind Stats and Status are atomics (stats.go). The realm's
+// notifications (Joined, Subscribed, ...) never block: they queue. Lock
+// order: Realm.mu -> the realm's, broker's and dealer's locks ->
+// Realm.localMu, Realm.relayMu, Node.mu, the directory's, store's and
+// testaments' mutexes and the announcer's (leaves).
 package cluster

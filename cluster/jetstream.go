@@ -173,7 +173,9 @@ func (s *store) openOnce() bool {
 }
 
 func (s *store) tryOpen() error {
-	ctx, cancel := context.WithTimeout(s.n.ctx, 5*time.Second)
+	// Short: until JetStream's metadata group has a leader the request
+	// is not answered, and the retry after it should come soon.
+	ctx, cancel := context.WithTimeout(s.n.ctx, 2*time.Second)
 	defer cancel()
 	var kvs [numBuckets]jetstream.KeyValue
 	for i := range kvs {

@@ -543,6 +543,7 @@ func (n *Node) heartbeat() {
 	every := n.cfg.FailureTimeout / 4
 	t := time.NewTicker(every)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		n.sendCtl(ctlMsg{T: "hb", Seq: n.ann.published.Load(), Sessions: n.localSessions()})
 		select {
@@ -552,13 +553,24 @@ func (n *Node) heartbeat() {
 		}
 		var dead []uint64
 		now := time.Now()
+		frozen := now.Sub(last) > n.cfg.FailureTimeout/2
+		last = now
 		n.mu.Lock()
 		for id, p := range n.peers {
-			if now.Sub(p.lastSeen) > n.cfg.FailureTimeout {
+			switch {
+			case frozen:
+				// This node itself was stopped or starved (SIGSTOP, a
+				// frozen VM): the others' silence was its own. They get
+				// a fresh failure timeout.
+				p.lastSeen = now
+			case now.Sub(p.lastSeen) > n.cfg.FailureTimeout:
 				dead = append(dead, id)
 			}
 		}
 		n.mu.Unlock()
+		if frozen {
+			n.log.Warn("this node did not run for a while: no peer taken for dead for it")
+		}
 		n.declareDead(dead, false)
 	}
 }

@@ -165,7 +165,12 @@ func (l *Realm) answerIn(from uint64, sid wamp.ID, m *wamp.Message) {
 	c := l.callees[from][sid]
 	l.mu.Unlock()
 	if c == nil {
-		return // the callee's node was taken for dead: its calls failed
+		// The stand-in went (its node was taken for dead, or the
+		// directory dropped it) while the answer was on its way: the
+		// dealer knows the call by session and request, and takes or
+		// ignores the answer as for any callee.
+		c = &callee{l: l, node: from, id: sid}
+		c.info.Store(new(sessInfo))
 	}
 	var err error
 	if m.Type == wamp.YIELD {
