@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,6 +90,34 @@ func (h *history) add(e HistoryEvent) {
 	h.start = (h.start + 1) % len(h.buf)
 }
 
+// addOrdered adds e in the order of the events' timestamps: events from
+// a cluster's store arrive in the order their nodes wrote them, which
+// for publications on different nodes may differ from the order they
+// were made in. An event older than every kept one when the history is
+// full is dropped.
+func (h *history) addOrdered(e HistoryEvent) {
+	h.mu.Lock()
+	if h.n == 0 || !e.Timestamp.Before(h.buf[(h.start+h.n-1)%len(h.buf)].Timestamp) {
+		h.mu.Unlock()
+		h.add(e)
+		return
+	}
+	all := make([]HistoryEvent, 0, h.n+1)
+	for i := range h.n {
+		all = append(all, h.buf[(h.start+i)%len(h.buf)])
+	}
+	at := len(all)
+	for at > 0 && e.Timestamp.Before(all[at-1].Timestamp) {
+		at--
+	}
+	all = slices.Insert(all, at, e)
+	if len(all) > len(h.buf) {
+		all = all[1:]
+	}
+	h.start, h.n = 0, copy(h.buf, all)
+	h.mu.Unlock()
+}
+
 // last returns up to limit of the most recent events, oldest first; limit
 // <= 0 means all.
 func (h *history) last(limit int) []HistoryEvent {
@@ -106,14 +135,15 @@ func (h *history) last(limit int) []HistoryEvent {
 }
 
 // AddHistory keeps e, an event from the cluster's history store
-// (Config.HistoryRecorder), in the history of its subscription; it does
-// nothing for a subscription without one.
+// (Config.HistoryRecorder), in the history of its subscription, in the
+// order of the events' timestamps; it does nothing for a subscription
+// without one.
 func (b *Broker) AddHistory(e HistoryEvent) {
 	b.mu.RLock()
 	sub := b.byID[e.Subscription]
 	b.mu.RUnlock()
 	if sub != nil && sub.hist != nil {
-		sub.hist.add(e)
+		sub.hist.addOrdered(e)
 	}
 }
 

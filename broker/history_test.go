@@ -120,3 +120,26 @@ func TestHistoryRing(t *testing.T) {
 		t.Errorf("last(1) = %v, want the newest", got)
 	}
 }
+
+// TestAddHistoryOrdered: events from a cluster's store are kept in the
+// order of their timestamps, whatever order they arrive in, and the
+// oldest go first when the history is full.
+func TestAddHistoryOrdered(t *testing.T) {
+	b := New(Config{History: []HistoryRule{{Topic: "com.h", Limit: 3}}, HistoryRecorder: func(*HistoryEvent) {}})
+	id := b.Lookup("com.h", "exact")
+	t0 := time.Unix(1000, 0)
+	for _, i := range []int{2, 1, 4, 0, 3} {
+		b.AddHistory(HistoryEvent{Subscription: id, Publication: wamp.ID(i + 1), Timestamp: t0.Add(time.Duration(i) * time.Second)})
+	}
+	evs, err := b.GetEvents(id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []wamp.ID
+	for _, e := range evs {
+		got = append(got, e.Publication)
+	}
+	if want := []wamp.ID{3, 4, 5}; !slices.Equal(got, want) {
+		t.Fatalf("publications kept %v, want %v (the last three by time, in order)", got, want)
+	}
+}

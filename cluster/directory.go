@@ -146,19 +146,9 @@ func (d *directory) admitOnce(ctx context.Context, key string, tmpl dirEntry, c 
 		if kv == nil {
 			return dirRec{}, unavailable("%v", d.n.store.err())
 		}
-		cur, err := kv.Get(ctx, key)
-		var e dirEntry
-		var rev uint64
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
-		case err != nil:
+		e, rev, err := d.get(ctx, kv, key)
+		if err != nil {
 			return dirRec{}, unavailable("%v", err)
-		default:
-			rev = cur.Revision()
-			if err := json.Unmarshal(cur.Value(), &e); err != nil {
-				d.n.log.Warn("bad directory entry: overwritten", "key", key, "error", err)
-				e = dirEntry{}
-			}
 		}
 		if e.has(c.Node, wamp.ID(c.Session)) {
 			return dirRec{&e, rev}, nil // a retry of an admitted REGISTER
@@ -190,6 +180,25 @@ func (d *directory) admitOnce(ctx context.Context, key string, tmpl dirEntry, c 
 			return dirRec{}, unavailable("%v", err)
 		}
 	}
+}
+
+// get reads key: its entry (zero when absent) and revision (0 when
+// absent). An entry that does not decode counts as empty, to be
+// overwritten.
+func (d *directory) get(ctx context.Context, kv jetstream.KeyValue, key string) (dirEntry, uint64, error) {
+	var e dirEntry
+	cur, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		return e, 0, nil
+	case err != nil:
+		return e, 0, err
+	}
+	if err := json.Unmarshal(cur.Value(), &e); err != nil {
+		d.n.log.Warn("bad directory entry: to be overwritten", "key", key, "error", err)
+		e = dirEntry{}
+	}
+	return e, cur.Revision(), nil
 }
 
 // admitted records a registration of local session s, REGISTERED by the
@@ -241,32 +250,13 @@ func (d *directory) markDirty(key string) {
 }
 
 // watch applies the bucket to the realms' dealers, in the bucket's
-// order, until the node stops.
+// order, until ctx ends.
 func (d *directory) watch(ctx context.Context, kv jetstream.KeyValue) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		d.n.log.Error("cannot watch the registration directory", "error", err)
-		return
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ent, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if ent == nil {
-				d.mu.Lock()
-				d.caught = true
-				d.mu.Unlock()
-				d.n.log.Debug("registration directory loaded")
-				continue
-			}
-			d.apply(ent)
-		}
-	}
+	watchBucket(ctx, d.n, kv, "registration directory", d.apply, func() {
+		d.mu.Lock()
+		d.caught = true
+		d.mu.Unlock()
+	})
 }
 
 func (d *directory) apply(ent jetstream.KeyValueEntry) {
@@ -435,18 +425,9 @@ func (d *directory) reconcileKey(key string) error {
 }
 
 func (d *directory) reconcileOnce(ctx context.Context, kv jetstream.KeyValue, key string) (done bool, err error) {
-	cur, err := kv.Get(ctx, key)
-	var e dirEntry
-	var rev uint64
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
-	case err != nil:
+	e, rev, err := d.get(ctx, kv, key)
+	if err != nil {
 		return false, err
-	default:
-		rev = cur.Revision()
-		if err := json.Unmarshal(cur.Value(), &e); err != nil {
-			e = dirEntry{}
-		}
 	}
 	me := d.n.id
 	d.mu.Lock()

@@ -24,9 +24,8 @@ import (
 // whole cluster. The stream keeps, per subject, as many events as the
 // largest history rule; each subscription's own limit trims the rest.
 type historyStore struct {
-	n       *Node
-	queue   chan historyPut
-	dropped atomic.Uint64
+	n *Node
+	w *writer
 	// seq is the last stream sequence applied, so that a new consumer
 	// (after a loss of quorum) starts after it rather than again.
 	seq atomic.Uint64
@@ -35,15 +34,8 @@ type historyStore struct {
 	caught atomic.Bool
 }
 
-type historyPut struct {
-	subject string
-	b       []byte
-}
-
-const historyQueue = 4096
-
 func newHistoryStore(n *Node) *historyStore {
-	return &historyStore{n: n, queue: make(chan historyPut, historyQueue)}
+	return &historyStore{n: n, w: newWriter(n, "history event")}
 }
 
 func (n *Node) historyStream() string { return "sb_" + n.cfg.Name + "_history" }
@@ -121,32 +113,11 @@ func (h *historyStore) put(realm wamp.URI, e *broker.HistoryEvent) {
 		h.n.log.Warn("history event not stored in the cluster", "topic", string(e.Topic), "error", err)
 		return
 	}
-	select {
-	case h.queue <- historyPut{h.n.historySubject(realm, e.Subscription), b}:
-	default:
-		if d := h.dropped.Add(1); d&(d-1) == 0 { // logged at powers of two
-			h.n.log.Warn("history events lost: the cluster store is behind", "dropped", d)
-		}
-	}
-}
-
-// write drains the queue into the stream until the node stops.
-func (h *historyStore) write() {
-	defer h.n.wg.Done()
-	for {
-		select {
-		case <-h.n.stop:
-			return
-		case p := <-h.queue:
-			ctx, cancel := context.WithTimeout(h.n.ctx, h.n.opTimeout())
-			_, err := h.n.store.js.Publish(ctx, p.subject, p.b)
-			cancel()
-			if err != nil {
-				h.dropped.Add(1)
-				h.n.log.Warn("history event not stored in the cluster", "error", err)
-			}
-		}
-	}
+	subject := h.n.historySubject(realm, e.Subscription)
+	h.w.push(func(ctx context.Context) error {
+		_, err := h.n.store.js.Publish(ctx, subject, b)
+		return err
+	})
 }
 
 // consume applies the stream to the brokers' histories, in order, from

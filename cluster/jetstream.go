@@ -223,6 +223,34 @@ func (s *store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 	return kv, nil
 }
 
+// watchBucket applies every entry of kv to apply, in the bucket's order,
+// and calls caught once the values present at the start are applied,
+// until ctx ends.
+func watchBucket(ctx context.Context, n *Node, kv jetstream.KeyValue, what string, apply func(jetstream.KeyValueEntry), caught func()) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		n.log.Error("cannot watch the cluster's "+what, "error", err)
+		return
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ent, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return
+			case ent == nil:
+				n.log.Debug("cluster's " + what + " loaded")
+				caught()
+			default:
+				apply(ent)
+			}
+		}
+	}
+}
+
 // stream returns the history stream, nil until open or without history.
 func (s *store) stream() jetstream.Stream {
 	s.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -22,26 +21,18 @@ import (
 // The publisher's node stores its event in its own broker at once, as a
 // node alone does, and writes it to the bucket from a goroutine of its
 // own, so that the publisher never waits for JetStream; the queue between
-// them is bounded (retainedQueue), past it a retained event is kept on
+// them is bounded (writer.go), past it a retained event is kept on
 // its node only (counted, logged).
 type retainedStore struct {
-	n       *Node
-	queue   chan retainedPut
-	dropped atomic.Uint64
+	n *Node
+	w *writer
 	// caught is set once the watcher has delivered the bucket's values at
 	// start: before that the node is not ready.
 	caught atomic.Bool
 }
 
-type retainedPut struct {
-	key string
-	b   []byte
-}
-
-const retainedQueue = 4096
-
 func newRetainedStore(n *Node) *retainedStore {
-	return &retainedStore{n: n, queue: make(chan retainedPut, retainedQueue)}
+	return &retainedStore{n: n, w: newWriter(n, "retained event")}
 }
 
 func retainedKey(realm, topic wamp.URI) string {
@@ -56,69 +47,20 @@ func (s *retainedStore) put(realm wamp.URI, pub *broker.Publication) {
 		s.n.log.Warn("retained event not stored in the cluster", "topic", string(pub.Topic), "error", err)
 		return
 	}
-	select {
-	case s.queue <- retainedPut{retainedKey(realm, pub.Topic), b}:
-	default:
-		if d := s.dropped.Add(1); d&(d-1) == 0 { // logged at powers of two
-			s.n.log.Warn("retained events kept on this node only: the cluster store is behind", "dropped", d)
-		}
-	}
-}
-
-// write drains the queue into the bucket until the node stops.
-func (s *retainedStore) write() {
-	defer s.n.wg.Done()
-	for {
-		select {
-		case <-s.n.stop:
-			return
-		case p := <-s.queue:
-			kv := s.n.store.kv(bucketRetained)
-			for kv == nil {
-				select {
-				case <-s.n.stop:
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				kv = s.n.store.kv(bucketRetained)
-			}
-			ctx, cancel := context.WithTimeout(s.n.ctx, s.n.opTimeout())
-			_, err := kv.Put(ctx, p.key, p.b)
-			cancel()
-			if err != nil {
-				s.dropped.Add(1)
-				s.n.log.Warn("retained event not stored in the cluster", "error", err)
-			}
-		}
-	}
+	key := retainedKey(realm, pub.Topic)
+	s.w.push(func(ctx context.Context) error {
+		_, err := s.n.store.kv(bucketRetained).Put(ctx, key, b)
+		return err
+	})
 }
 
 // watch keeps every retained event of the bucket in the realms' brokers.
 func (s *retainedStore) watch(ctx context.Context, kv jetstream.KeyValue) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		s.n.log.Error("cannot watch the retained events", "error", err)
-		return
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ent, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if ent == nil {
-				s.caught.Store(true)
-				continue
-			}
-			if ent.Operation() != jetstream.KeyValuePut {
-				continue
-			}
+	watchBucket(ctx, s.n, kv, "retained events", func(ent jetstream.KeyValueEntry) {
+		if ent.Operation() == jetstream.KeyValuePut {
 			s.apply(ent.Value())
 		}
-	}
+	}, func() { s.caught.Store(true) })
 }
 
 func (s *retainedStore) apply(b []byte) {

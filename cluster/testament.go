@@ -217,37 +217,19 @@ func (t *testaments) claim(kv jetstream.KeyValue, key string) {
 // watch keeps the other nodes' keys, so that a survivor knows a gone
 // node's testaments without listing the bucket.
 func (t *testaments) watch(ctx context.Context, kv jetstream.KeyValue) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		t.n.log.Error("cannot watch the testaments", "error", err)
-		return
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
+	watchBucket(ctx, t.n, kv, "testaments", func(ent jetstream.KeyValueEntry) {
+		node, ok := keyNode(ent.Key())
+		if !ok || node == t.n.id {
 			return
-		case ent, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if ent == nil {
-				t.signal()
-				continue
-			}
-			node, ok := keyNode(ent.Key())
-			if !ok || node == t.n.id {
-				continue
-			}
-			t.mu.Lock()
-			if ent.Operation() == jetstream.KeyValuePut {
-				t.others[ent.Key()] = ent.Revision()
-			} else {
-				delete(t.others, ent.Key())
-			}
-			t.mu.Unlock()
 		}
-	}
+		t.mu.Lock()
+		if ent.Operation() == jetstream.KeyValuePut {
+			t.others[ent.Key()] = ent.Revision()
+		} else {
+			delete(t.others, ent.Key())
+		}
+		t.mu.Unlock()
+	}, t.signal)
 }
 
 // testator stands for a gone session as the publisher of its testaments.
