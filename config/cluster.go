@@ -25,7 +25,7 @@ const (
 	MinFailureTimeout = 100 * time.Millisecond
 	// MaxReplicas is the largest JetStream replica count (RAFT groups of
 	// more than 5 only cost).
-	MaxReplicas = 5
+	MaxReplicas       = 5
 	DefaultNATSListen = "127.0.0.1:4222"
 	DefaultNATSRoutes = "127.0.0.1:6222"
 )
