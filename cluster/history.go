@@ -121,34 +121,46 @@ func (h *historyStore) put(realm wamp.URI, e *broker.HistoryEvent) {
 }
 
 // consume applies the stream to the brokers' histories, in order, from
-// after the last event applied.
+// after the last event applied, until ctx ends; a consumer that cannot
+// be made (no leader yet) is tried again.
 func (h *historyStore) consume(ctx context.Context, st jetstream.Stream) {
 	if st == nil {
 		h.caught.Store(true)
 		return
 	}
+	for ctx.Err() == nil {
+		err := h.consumeOnce(ctx, st)
+		if ctx.Err() != nil {
+			return
+		}
+		h.n.log.Warn("cannot consume the history stream: trying again", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (h *historyStore) consumeOnce(ctx context.Context, st jetstream.Stream) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if seq := h.seq.Load(); seq > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
 	}
-	var last uint64
-	if info, err := st.Info(ctx); err == nil {
-		last = info.State.LastSeq
+	info, err := st.Info(ctx)
+	if err != nil {
+		return err
 	}
+	last := info.State.LastSeq
 	if last <= h.seq.Load() {
 		h.caught.Store(true)
 	}
 	c, err := st.OrderedConsumer(ctx, cfg)
 	if err != nil {
-		h.n.log.Warn("cannot consume the history stream", "error", err)
-		return
+		return err
 	}
 	cc, err := c.Consume(func(msg jetstream.Msg) {
 		md, err := msg.Metadata()
-		if err != nil {
-			return
-		}
-		if md.Sequence.Stream <= h.seq.Load() {
+		if err != nil || md.Sequence.Stream <= h.seq.Load() {
 			return
 		}
 		h.apply(msg.Data())
@@ -158,11 +170,11 @@ func (h *historyStore) consume(ctx context.Context, st jetstream.Stream) {
 		}
 	})
 	if err != nil {
-		h.n.log.Warn("cannot consume the history stream", "error", err)
-		return
+		return err
 	}
 	<-ctx.Done()
 	cc.Stop()
+	return nil
 }
 
 func (h *historyStore) apply(b []byte) {

@@ -225,14 +225,28 @@ func (s *store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 
 // watchBucket applies every entry of kv to apply, in the bucket's order,
 // and calls caught once the values present at the start are applied,
-// until ctx ends.
+// until ctx ends. A watch that fails or ends (its consumer lost while
+// JetStream elected a leader) starts again: what it delivers again is
+// applied again, which changes nothing.
 func watchBucket(ctx context.Context, n *Node, kv jetstream.KeyValue, what string, apply func(jetstream.KeyValueEntry), caught func()) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		n.log.Error("cannot watch the cluster's "+what, "error", err)
-		return
+	for ctx.Err() == nil {
+		w, err := kv.WatchAll(ctx)
+		if err == nil {
+			watchOnce(ctx, n, w, what, apply, caught)
+			_ = w.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.log.Warn("watch of the cluster's "+what+" ended: watching again", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	defer func() { _ = w.Stop() }()
+}
+
+func watchOnce(ctx context.Context, n *Node, w jetstream.KeyWatcher, what string, apply func(jetstream.KeyValueEntry), caught func()) {
 	for {
 		select {
 		case <-ctx.Done():
