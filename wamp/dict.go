@@ -4,6 +4,14 @@ package wamp
 // nil, bool, int64, uint64 (only above MaxInt64), float64, string, []byte,
 // []any and map[string]any, whatever the serializer; codecs normalise to
 // these so the router reads options the same way from every peer.
+//
+// A member of a message's Details whose value is null counts as absent, and
+// so does JavaScript's undefined as clients encode it (CBOR undefined, and
+// in MsgPack the extension type 0 that msgpackr and notepack write): wampy,
+// for one, sends SUBSCRIBE.Options {match: undefined} for an option its
+// caller left out, which JSON.stringify would have dropped. The codecs drop
+// such members when they decode a message, so no reader of a decoded Dict
+// sees a nil value at its top level. Nested dicts keep theirs.
 type Dict = map[string]any
 
 // Bool returns d[key] as a bool, or def if it is absent or not a bool.
@@ -65,11 +73,12 @@ func Dig(d Dict, keys ...string) any {
 	return v
 }
 
-// OptBool reads a boolean option: def when absent, an invalid_argument
-// *Error naming the option when it is there but not a bool.
+// OptBool reads a boolean option: def when absent (or nil, see Dict), an
+// invalid_argument *Error naming the option when it is there but not a
+// bool.
 func OptBool(d Dict, key string, def bool) (bool, error) {
-	v, ok := d[key]
-	if !ok {
+	v := d[key]
+	if v == nil {
 		return def, nil
 	}
 	b, ok := v.(bool)
@@ -79,11 +88,12 @@ func OptBool(d Dict, key string, def bool) (bool, error) {
 	return b, nil
 }
 
-// OptString reads a string option: "" when absent, an invalid_argument
-// *Error naming the option when it is there but not a string.
+// OptString reads a string option: "" when absent (or nil, see Dict), an
+// invalid_argument *Error naming the option when it is there but not a
+// string.
 func OptString(d Dict, key string) (string, error) {
-	v, ok := d[key]
-	if !ok {
+	v := d[key]
+	if v == nil {
 		return "", nil
 	}
 	s, ok := v.(string)

@@ -18,6 +18,7 @@ import (
 // strings are strings; dicts must have text keys. Tags are dropped when a
 // value is decoded (their content stays), except that bignums become
 // integers (or floats beyond 64 bits) and times become RFC 3339 strings.
+// undefined decodes as nil, like null.
 //
 // The library validates items and finds their extent; the header fields,
 // which are plain integers and text strings, are read by hand because going
@@ -97,8 +98,9 @@ const (
 	cborTag    = 6
 	cborSimple = 7
 
-	cborBreak = 0xff
-	cborNull  = 0xf6 // simple value 22
+	cborBreak     = 0xff
+	cborNull      = 0xf6 // simple value 22
+	cborUndefined = 0xf7 // simple value 23, JavaScript's undefined to cbor-x
 )
 
 var (
@@ -259,10 +261,11 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 			if a.b[0]>>5 != cborMap {
 				return errField(t, pos, f, "must be a dict", nil)
 			}
+			// The library decodes null and undefined alike, to nil.
 			var d map[string]any
 			rest, err := cborValueMode.UnmarshalFirst(a.b, &d)
 			if err == nil {
-				err = cborNormalizeMap(d)
+				err = cborNormalizeMap(d, true)
 			}
 			if err != nil {
 				return errField(t, pos, f, "is invalid", err)
@@ -293,9 +296,10 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 
 	if lay.Payload && a.more() {
 		pos := a.n
-		// null (0xf6) stands for an absent payload, as in JSON.
+		// null (0xf6) or undefined stands for an absent payload, as null
+		// does in JSON.
 		switch {
-		case a.b[0] == cborNull:
+		case a.b[0] == cborNull || a.b[0] == cborUndefined:
 			a.advance(a.b[1:])
 		case a.b[0]>>5 == cborArray:
 			raw, rest, err := cborItem(a.b)
@@ -310,7 +314,7 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 		if a.more() {
 			pos := a.n
 			switch {
-			case a.b[0] == cborNull:
+			case a.b[0] == cborNull || a.b[0] == cborUndefined:
 				a.advance(a.b[1:])
 			case a.b[0]>>5 == cborMap:
 				raw, rest, err := cborItem(a.b)
@@ -408,15 +412,21 @@ func cborNormalize(v any) (any, error) {
 		}
 		return x, nil
 	case map[string]any:
-		return x, cborNormalizeMap(x)
+		return x, cborNormalizeMap(x, false)
 	case cbor.SimpleValue:
 		return nil, errors.New("cbor: unsupported simple value")
 	}
 	return nil, errors.New("cbor: unsupported value of type " + reflect.TypeOf(v).String())
 }
 
-func cborNormalizeMap(d map[string]any) error {
+// cborNormalizeMap normalizes the values of d in place; with dropNil, it
+// deletes the members whose value is nil (null or undefined).
+func cborNormalizeMap(d map[string]any, dropNil bool) error {
 	for k, e := range d {
+		if e == nil && dropNil {
+			delete(d, k)
+			continue
+		}
 		v, err := cborNormalize(e)
 		if err != nil {
 			return err

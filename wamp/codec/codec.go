@@ -8,6 +8,13 @@
 // serializer it is decoded once into Payload.Value (the encoder stores it
 // back into the Message) and re-encoded.
 //
+// Decoders leave out the members of a message's Details whose value is null
+// or JavaScript's undefined (CBOR undefined; in MsgPack the extension that
+// msgpackr writes for it), so that they read as absent options (wamp.Dict
+// says why); in place of Args or Kwargs either stands for an absent
+// payload. Where a value is decoded, undefined is nil and any other MsgPack
+// extension is malformed; payloads that pass through keep what they hold.
+//
 // Concurrency: Codecs are stateless and safe for concurrent use. A Message
 // passed to Encode may be modified (Payload.Value is filled in), so one
 // Message must not be encoded from two goroutines at once.

@@ -281,8 +281,9 @@ func (d *jsonDecoder) unquote(v []byte) []byte {
 	return d.scratch
 }
 
-// readDetails reads a dict, returning nil for an empty one so that the
-// common "{}" allocates nothing.
+// readDetails reads a message's Details, returning nil for an empty one so
+// that the common "{}" allocates nothing. Members whose value is null are
+// absent (wamp.Dict).
 func (d *jsonDecoder) readDetails() (map[string]any, error) {
 	d.dec.ReadToken() // {
 	k, err := d.peek()
@@ -293,7 +294,11 @@ func (d *jsonDecoder) readDetails() (map[string]any, error) {
 		d.dec.ReadToken()
 		return nil, nil
 	}
-	return d.readObject(1)
+	obj, err := d.readObject(1, true)
+	if len(obj) == 0 {
+		obj = nil // {"match": null} is {}
+	}
+	return obj, err
 }
 
 // value reads one value of the wamp.Dict model. depth counts the lists and
@@ -358,7 +363,7 @@ func (d *jsonDecoder) value(depth int) (any, error) {
 			return nil, errTooDeep()
 		}
 		d.dec.ReadToken()
-		return d.readObject(depth + 1)
+		return d.readObject(depth+1, false)
 	}
 	_, err = d.dec.ReadToken()
 	if err == nil {
@@ -367,8 +372,9 @@ func (d *jsonDecoder) value(depth int) (any, error) {
 	return nil, err
 }
 
-// readObject reads the members of an object whose '{' has been read.
-func (d *jsonDecoder) readObject(depth int) (map[string]any, error) {
+// readObject reads the members of an object whose '{' has been read,
+// leaving out those whose value is null if dropNull is set.
+func (d *jsonDecoder) readObject(depth int, dropNull bool) (map[string]any, error) {
 	obj := map[string]any{}
 	for {
 		k, err := d.peek()
@@ -387,6 +393,9 @@ func (d *jsonDecoder) readObject(depth int) (map[string]any, error) {
 		v, err := d.value(depth)
 		if err != nil {
 			return nil, err
+		}
+		if v == nil && dropNull {
+			continue
 		}
 		obj[key] = v
 	}

@@ -253,7 +253,8 @@ func TestDecodeOddButValid(t *testing.T) {
 		{wamp.CBOR, "tagged detail", "\x84\x10\x01\xa1\x61k\xd8\x20\x61u\x61t", func(m *wamp.Message) bool { return m.Details["k"] == "u" }},
 		{wamp.CBOR, "bignum detail", "\x84\x10\x01\xa1\x61k\xc2\x42\x01\x00\x61t", func(m *wamp.Message) bool { return m.Details["k"] == int64(256) }},
 		{wamp.CBOR, "float16 detail", "\x84\x10\x01\xa1\x61k\xf9\x3e\x00\x61t", func(m *wamp.Message) bool { return m.Details["k"] == 1.5 }},
-		{wamp.CBOR, "undefined detail", "\x84\x10\x01\xa1\x61k\xf7\x61t", func(m *wamp.Message) bool { v, ok := m.Details["k"]; return ok && v == nil }},
+		{wamp.CBOR, "undefined detail is absent", "\x84\x10\x01\xa2\x61k\xf7\x61j\x01\x61t", func(m *wamp.Message) bool { _, ok := m.Details["k"]; return !ok && m.Details["j"] == int64(1) }},
+		{wamp.CBOR, "undefined nested detail", "\x84\x10\x01\xa1\x61k\xa1\x61n\xf7\x61t", func(m *wamp.Message) bool { v, ok := m.Details["k"].(map[string]any)["n"]; return ok && v == nil }},
 		{wamp.CBOR, "tagged payload passes", "\x85\x10\x01\xa0\x61t\x81\xc1\x01", func(m *wamp.Message) bool { return string(m.Args.Raw) == "\x81\xc1\x01" }},
 	}
 	for _, tc := range cases {

@@ -12,8 +12,27 @@ import (
 
 // msgpackCodec is the wamp.2.msgpack serializer. str is a string, bin is
 // binary; extension types (timestamps included) have no place in the value
-// model and are rejected when a value must be decoded.
+// model and are rejected when a value must be decoded, except JavaScript's
+// undefined (msgpackUndefined), which decodes as nil.
 type msgpackCodec struct{}
+
+// msgpackUndefined is JavaScript's undefined as msgpackr and notepack encode
+// it: fixext 1 of extension type 0, data byte 0. wampy sends it for the
+// options its caller left out; like nil, it makes a Details member or a
+// payload absent (wamp.Dict) and is nil inside a value.
+const msgpackUndefined = "\xd4\x00\x00"
+
+// msgpackNil reports whether b starts with nil or undefined, and how many
+// bytes that takes.
+func msgpackNil(b []byte) (int, bool) {
+	switch {
+	case len(b) > 0 && b[0] == 0xc0:
+		return 1, true
+	case len(b) >= 3 && string(b[:3]) == msgpackUndefined:
+		return 3, true
+	}
+	return 0, false
+}
 
 func (msgpackCodec) Serialization() wamp.Serialization { return wamp.MsgPack }
 
@@ -107,7 +126,7 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 				return errField(t, pos, f, "must be a dict", nil)
 			}
 			var d map[string]any
-			if d, b, err = msgpackMap(b, 0); err != nil {
+			if d, b, err = msgpackMap(b, 0, true); err != nil {
 				return errField(t, pos, f, "is invalid", err)
 			}
 			if len(d) > 0 {
@@ -132,10 +151,9 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 
 	if lay.Payload && left > 0 {
 		left--
-		// nil stands for an absent payload, as null does in JSON.
+		// nil (or undefined) stands for an absent payload, as null does in
+		// JSON.
 		switch msgp.NextType(b) {
-		case msgp.NilType:
-			b = b[1:]
 		case msgp.ArrayType:
 			raw, rest, err := msgpackSpan(b)
 			if err != nil {
@@ -143,14 +161,16 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 			}
 			m.Args, b = wamp.Payload{Raw: raw, Ser: wamp.MsgPack}, rest
 		default:
-			return errElem(t, pos, argsName, "must be a list", nil)
+			n, ok := msgpackNil(b)
+			if !ok {
+				return errElem(t, pos, argsName, "must be a list", nil)
+			}
+			b = b[n:]
 		}
 		pos++
 		if left > 0 {
 			left--
 			switch msgp.NextType(b) {
-			case msgp.NilType:
-				b = b[1:]
 			case msgp.MapType:
 				raw, rest, err := msgpackSpan(b)
 				if err != nil {
@@ -158,7 +178,11 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 				}
 				m.Kwargs, b = wamp.Payload{Raw: raw, Ser: wamp.MsgPack}, rest
 			default:
-				return errElem(t, pos, kwargsName, "must be a dict", nil)
+				n, ok := msgpackNil(b)
+				if !ok {
+					return errElem(t, pos, kwargsName, "must be a dict", nil)
+				}
+				b = b[n:]
 			}
 		}
 	}
@@ -188,6 +212,11 @@ func msgpackValue(b []byte, depth int) (v any, rest []byte, err error) {
 	case msgp.NilType:
 		rest, err = msgp.ReadNilBytes(b)
 		return nil, rest, err
+	case msgp.ExtensionType:
+		if n, ok := msgpackNil(b); ok {
+			return nil, b[n:], nil
+		}
+		return nil, nil, errors.New("unsupported MsgPack extension (only undefined, d4 00 00, is accepted)")
 	case msgp.BoolType:
 		return msgp.ReadBoolBytes(b)
 	case msgp.IntType:
@@ -240,7 +269,7 @@ func msgpackValue(b []byte, depth int) (v any, rest []byte, err error) {
 		if depth >= maxDepth {
 			return nil, nil, errTooDeep()
 		}
-		return msgpackMap(b, depth+1)
+		return msgpackMap(b, depth+1, false)
 	case msgp.InvalidType:
 		if len(b) == 0 {
 			return nil, nil, msgp.ErrShortBytes
@@ -251,7 +280,8 @@ func msgpackValue(b []byte, depth int) (v any, rest []byte, err error) {
 }
 
 // msgpackMap decodes a map with string keys; depth is that of its values.
-func msgpackMap(b []byte, depth int) (map[string]any, []byte, error) {
+// With dropNil, members whose value is nil or undefined are left out.
+func msgpackMap(b []byte, depth int, dropNil bool) (map[string]any, []byte, error) {
 	n, rest, err := msgp.ReadMapHeaderBytes(b)
 	if err != nil {
 		return nil, nil, err
@@ -274,6 +304,9 @@ func msgpackMap(b []byte, depth int) (map[string]any, []byte, error) {
 		var v any
 		if v, rest, err = msgpackValue(rest, depth); err != nil {
 			return nil, nil, err
+		}
+		if v == nil && dropNil {
+			continue
 		}
 		obj[intern(k)] = v
 	}
