@@ -16,16 +16,22 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"fanout", "pubsub", "rpc", "conns", "churn"}
+var Scenarios = []string{"fanout", "pubsub", "rpc", "conns", "churn", "register"}
 
 // Config describes one run. Zero values take the defaults documented on
 // each field.
 type Config struct {
-	// Scenario: fanout, pubsub, rpc, conns or churn.
+	// Scenario: fanout, pubsub, rpc, conns, churn or register.
 	Scenario string
 	// URL of the router: ws://host:port/path, tcp://host:port or
 	// unix:///path.
 	URL string
+	// PubURL, when set, is the router publishers (fanout, pubsub) and
+	// callers (rpc) connect to; subscribers and callees connect to URL.
+	// Two nodes of a cluster given as URL and PubURL measure what one
+	// forwards to the other. The router measured is still URL's. Default
+	// URL.
+	PubURL string
 	// Realm to join. Default "realm1".
 	Realm string
 	// Serialization spoken by every session. Default JSON.
@@ -39,6 +45,7 @@ type Config struct {
 	Warmup time.Duration
 	// Count ends the window after this many measured publications per
 	// publisher, calls per caller or cycles per churn loop. 0: no limit.
+	// For register it is the number of procedures, default 1000.
 	Count int64
 
 	// Subscribers of the fanout topic (K). Default 100.
@@ -58,6 +65,16 @@ type Config struct {
 	Sessions int
 	// Parallel dialers for conns and loops for churn. Default 16.
 	Parallel int
+	// Topic, for conns, is a topic every session subscribes to besides
+	// its own, so that one publication (Broadcast) reaches them all.
+	Topic string
+	// Hold, for conns with Topic, keeps the sessions open after the
+	// router's memory is read until every session has received an event
+	// on Topic, or for at most this long. Default 0: no wait.
+	Hold time.Duration
+	// Ready, when set, is written to (one line) once conns has read the
+	// router's memory and starts to hold: the moment to publish on Topic.
+	Ready io.Writer
 
 	// Window is the most publications in flight per publisher (W): a
 	// publication is in flight until every subscriber has received it, so
@@ -193,7 +210,14 @@ type Report struct {
 	// MemPerSession is the growth of the router's RSS per session opened
 	// (conns), in bytes.
 	MemPerSession float64 `json:"mem_per_session,omitempty"`
-	GenCPU        float64 `json:"gen_cpu"`
+	// BroadcastReceived counts the sessions that received an event on
+	// Config.Topic while held (conns); BroadcastFirstMs and
+	// BroadcastLastMs are the first and last arrival after the event's
+	// wall-clock stamp (Broadcast), in milliseconds.
+	BroadcastReceived int64   `json:"broadcast_received,omitempty"`
+	BroadcastFirstMs  float64 `json:"broadcast_first_ms,omitempty"`
+	BroadcastLastMs   float64 `json:"broadcast_last_ms,omitempty"`
+	GenCPU            float64 `json:"gen_cpu"`
 	// OtherCPU is the CPU the rest of the machine used in the window
 	// (/proc/stat less router and generator): other work that disturbed
 	// the run. It includes the kernel's softirq work for loopback traffic
@@ -228,6 +252,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.RouterPID = pid
 	}
+	if cfg.PubURL != "" && cfg.PubURL != cfg.URL {
+		r.Notes = append(r.Notes, "publishers and callers at "+cfg.PubURL)
+	}
 	var err error
 	switch cfg.Scenario {
 	case "fanout", "pubsub":
@@ -238,6 +265,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		err = runConns(ctx, &cfg, r)
 	case "churn":
 		err = runChurn(ctx, &cfg, r)
+	case "register":
+		err = runRegister(ctx, &cfg, r)
 	}
 	if err != nil {
 		return nil, err
@@ -249,9 +278,20 @@ func (cfg *Config) dialOpts() client.Options {
 	return client.Options{Serialization: cfg.Serialization, ReadBufferSize: cfg.ReadBufferSize, Clock: now}
 }
 
-// join dials and joins the realm.
-func join(cfg *Config) (*client.Conn, error) {
-	c, err := client.Dial(cfg.URL, cfg.dialOpts())
+// pubURL is where publishers and callers connect.
+func (cfg *Config) pubURL() string {
+	if cfg.PubURL != "" {
+		return cfg.PubURL
+	}
+	return cfg.URL
+}
+
+// join dials cfg.URL and joins the realm.
+func join(cfg *Config) (*client.Conn, error) { return joinAt(cfg, cfg.URL) }
+
+// joinAt dials url and joins the realm.
+func joinAt(cfg *Config, url string) (*client.Conn, error) {
+	c, err := client.Dial(url, cfg.dialOpts())
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +307,11 @@ func join(cfg *Config) (*client.Conn, error) {
 // the sessions and how long each took to open, setup included. On the
 // first error it closes what it opened.
 func openAll(ctx context.Context, cfg *Config, n int, setup func(i int, c *client.Conn) error) ([]*client.Conn, *Histogram, error) {
+	return openAllAt(ctx, cfg, cfg.URL, n, setup)
+}
+
+// openAllAt is openAll on the router at url.
+func openAllAt(ctx context.Context, cfg *Config, url string, n int, setup func(i int, c *client.Conn) error) ([]*client.Conn, *Histogram, error) {
 	conns := make([]*client.Conn, n)
 	workers := min(cfg.Parallel, n)
 	hists := make([]*Histogram, workers)
@@ -286,7 +331,7 @@ func openAll(ctx context.Context, cfg *Config, n int, setup func(i int, c *clien
 					return
 				}
 				t0 := now()
-				c, err := join(cfg)
+				c, err := joinAt(cfg, url)
 				if err == nil {
 					if err = setup(i, c); err != nil {
 						_ = c.Close()

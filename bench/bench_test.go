@@ -127,6 +127,46 @@ func TestScenariosAgainstRouter(t *testing.T) {
 			t.Errorf("conns: sent %d, received %d, want %d each", r.Sent, r.Received, c.Sessions)
 		}
 	})
+	t.Run("pubsub-pub-url", func(t *testing.T) {
+		c := cfg
+		c.Scenario = "pubsub"
+		c.PubURL = rt.URL("rawsocket")
+		r := run(t, c)
+		checkSane(t, r)
+		checkDelivered(t, r, 1)
+	})
+	t.Run("conns-broadcast", func(t *testing.T) {
+		c := cfg
+		c.Scenario = "conns"
+		c.Topic = "bench.broadcast"
+		c.Hold = 10 * time.Second
+		errc := make(chan error, 1)
+		c.Ready = writerFunc(func(p []byte) (int, error) {
+			go func() {
+				_, err := Broadcast(Config{URL: rt.URL("rawsocket")}, c.Topic)
+				errc <- err
+			}()
+			return len(p), nil
+		})
+		r := run(t, c)
+		checkSane(t, r)
+		if err := <-errc; err != nil {
+			t.Fatalf("Broadcast: %v", err)
+		}
+		if r.BroadcastReceived != int64(c.Sessions) || !(0 < r.BroadcastFirstMs && r.BroadcastFirstMs <= r.BroadcastLastMs) {
+			t.Errorf("broadcast reached %d of %d sessions, first %v ms, last %v ms", r.BroadcastReceived, c.Sessions, r.BroadcastFirstMs, r.BroadcastLastMs)
+		}
+	})
+	t.Run("register", func(t *testing.T) {
+		c := cfg
+		c.Scenario = "register"
+		c.Count = 50
+		r := run(t, c)
+		checkSane(t, r)
+		if r.Received != c.Count {
+			t.Errorf("register: %d registrations of %d", r.Received, c.Count)
+		}
+	})
 	t.Run("churn", func(t *testing.T) {
 		c := cfg
 		c.Scenario = "churn"
@@ -280,3 +320,7 @@ func TestBadConfig(t *testing.T) {
 		t.Error("Run against a closed port: no error")
 	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

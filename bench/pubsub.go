@@ -150,7 +150,7 @@ func runPubSub(ctx context.Context, cfg *Config, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("bench: subscribers: %w", err)
 	}
-	pubConns, _, err := openAll(ctx, cfg, nGroups, func(int, *client.Conn) error { return nil })
+	pubConns, _, err := openAllAt(ctx, cfg, cfg.pubURL(), nGroups, func(int, *client.Conn) error { return nil })
 	if err != nil {
 		closeAll(subConns)
 		return fmt.Errorf("bench: publishers: %w", err)

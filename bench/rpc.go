@@ -104,7 +104,7 @@ func runRPC(ctx context.Context, cfg *Config, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("bench: callees: %w", err)
 	}
-	callerConns, _, err := openAll(ctx, cfg, cfg.Callers, func(int, *client.Conn) error { return nil })
+	callerConns, _, err := openAllAt(ctx, cfg, cfg.pubURL(), cfg.Callers, func(int, *client.Conn) error { return nil })
 	if err != nil {
 		closeAll(callees)
 		return fmt.Errorf("bench: callers: %w", err)

@@ -542,6 +542,20 @@ func (c *Conn) Register(procedure string, options wamp.Dict) (wamp.ID, error) {
 	return c.request(&wamp.Message{Type: wamp.REGISTER, URI: wamp.URI(procedure), Details: options}, wamp.REGISTERED)
 }
 
+// PublishAcked publishes args on topic with acknowledgement and waits for
+// the router's PUBLISHED.
+func (c *Conn) PublishAcked(topic string, args wamp.Payload) error {
+	_, err := c.request(&wamp.Message{Type: wamp.PUBLISH, URI: wamp.URI(topic),
+		Details: wamp.Dict{"acknowledge": true}, Args: args}, wamp.PUBLISHED)
+	return err
+}
+
+// Unregister ends the registration id.
+func (c *Conn) Unregister(id wamp.ID) error {
+	_, err := c.request(&wamp.Message{Type: wamp.UNREGISTER, ID: id}, wamp.UNREGISTERED)
+	return err
+}
+
 // Leave says GOODBYE, waits for the router's GOODBYE (or the end of the
 // connection) and closes.
 func (c *Conn) Leave() error {

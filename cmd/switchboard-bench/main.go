@@ -1,7 +1,8 @@
 // Command switchboard-bench generates WAMP load against a router and
 // reports throughput, latency, losses and the CPU and memory of both sides.
 //
-//	switchboard-bench SCENARIO [flags]     run fanout, pubsub, rpc, conns or churn
+//	switchboard-bench SCENARIO [flags]     run fanout, pubsub, rpc, conns, churn or register
+//	switchboard-bench publish [flags]      publish one stamped event (conns -topic)
 //	switchboard-bench stub [flags]         run the forwarding stub (the generator's ceiling)
 //	switchboard-bench summarize [-md] FILE...  medians and ratios of -json lines
 //
@@ -40,6 +41,7 @@ const usage = `switchboard-bench generates WAMP load against a router.
 Usage:
 
 	switchboard-bench SCENARIO [flags]        run one scenario and report
+	switchboard-bench publish [flags]         publish one stamped event on -topic
 	switchboard-bench stub [flags]            run the forwarding stub router
 	switchboard-bench summarize [-md] FILE... medians and ratios of -json lines
 
@@ -50,7 +52,13 @@ Scenarios:
 	rpc      -callees N (one procedure each, or one shared with -invoke roundrobin),
 	         -callers C with -inflight D calls each
 	conns    open -sessions N, each subscribed; router memory per session
+	         (-topic T: each also on T; -hold D: then wait for an event on T)
 	churn    -parallel L loops of connect, join, subscribe, leave
+	register one session registers, then unregisters, -count N procedures;
+	         REGISTER round trips
+
+-pub-url U puts publishers and callers on another router than -url
+(across two nodes of a cluster).
 
 Publishers keep at most -window W publications in flight (loss-free
 throughput); -rate R switches publishers and callers to R per second each
@@ -66,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "stub":
 		return stubCmd(args, stderr)
+	case "publish":
+		return publishCmd(args, stdout, stderr)
 	case "summarize":
 		return summarizeCmd(args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -86,11 +96,12 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/ws", "router `URL`: ws://host:port/path, tcp://host:port, unix:///path")
+	fs.StringVar(&cfg.PubURL, "pub-url", "", "router `URL` of publishers and callers (default -url)")
 	fs.StringVar(&cfg.Realm, "realm", "realm1", "realm to join")
 	ser := fs.String("ser", "json", "serializer: json, msgpack or cbor")
 	fs.DurationVar(&cfg.Duration, "d", 5*time.Second, "measured window")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "traffic before the window, not measured")
-	fs.Int64Var(&cfg.Count, "count", 0, "end after this many publications per publisher, calls per caller or cycles per loop (0: -d only)")
+	fs.Int64Var(&cfg.Count, "count", 0, "end after this many publications per publisher, calls per caller or cycles per loop (0: -d only); register: procedures (0: 1000)")
 	fs.IntVar(&cfg.Subscribers, "subscribers", 100, "fanout: subscribers (K)")
 	fs.IntVar(&cfg.Pairs, "pairs", 10, "pubsub: publisher/subscriber pairs (P)")
 	fs.IntVar(&cfg.Callees, "callees", 1, "rpc: callees, one procedure each (N)")
@@ -99,6 +110,8 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Invoke, "invoke", "", "rpc: callees share one procedure with this invocation `policy` (roundrobin, random, ...) instead of one each")
 	fs.IntVar(&cfg.Sessions, "sessions", 1000, "conns: sessions to open")
 	fs.IntVar(&cfg.Parallel, "parallel", 16, "conns: parallel dialers; churn: loops")
+	fs.StringVar(&cfg.Topic, "topic", "", "conns: a `topic` every session subscribes to besides its own")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "conns with -topic: after reading the memory, wait this long at most for an event on the topic to reach every session")
 	fs.IntVar(&cfg.Window, "window", 64, "publications in flight per publisher (W); at most the smallest router queue (nexus: 64)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications or calls per second per publisher or caller (0: window flow control)")
 	fs.IntVar(&cfg.Payload, "payload", 0, "extra payload bytes per publication or call")
@@ -130,6 +143,7 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Serialization = s
 
+	cfg.Ready = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *cpuProfile != "" {
@@ -195,6 +209,28 @@ func us(v float64) string {
 		return fmt.Sprintf("%.0fµs", v)
 	}
 	return fmt.Sprintf("%.1fµs", v)
+}
+
+func publishCmd(args []string, stdout, stderr io.Writer) int {
+	var cfg bench.Config
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/ws", "router `URL`")
+	fs.StringVar(&cfg.Realm, "realm", "realm1", "realm to join")
+	topic := fs.String("topic", "bench.broadcast", "`topic` to publish on")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	sent, err := bench.Broadcast(cfg, *topic)
+	if err != nil {
+		fmt.Fprintf(stderr, "switchboard-bench publish: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "published on %s at %s (acknowledged, left after %v)\n", *topic, sent.UTC().Format(time.RFC3339Nano), time.Since(sent).Round(time.Microsecond))
+	return 0
 }
 
 func stubCmd(args []string, stderr io.Writer) int {
