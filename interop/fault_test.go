@@ -777,6 +777,11 @@ func (c *faultCluster) signal(t *testing.T, i int, sig syscall.Signal) {
 	n := c.nodes[i]
 	if sig == syscall.SIGSTOP {
 		n.stopped.Store(true)
+		// Registered after the sessions' cleanups, so run before them:
+		// a session's Close waits for its router, which must not be
+		// stopped if the test ends early.
+		pid := n.cmd.Process.Pid
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
 	}
 	if err := n.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("%v to %s: %v", sig, n.name, err)
@@ -838,7 +843,17 @@ func (c *faultCluster) join(t *testing.T, i int) *client.Client {
 	if err != nil {
 		t.Fatalf("join %s on %s: %v", faultRealm, c.nodes[i].name, err)
 	}
-	t.Cleanup(func() { _ = cl.Close() })
+	t.Cleanup(func() {
+		// nexus's Close waits for the router's answer: bounded, so that a
+		// node that died or hangs cannot hold the test up.
+		done := make(chan struct{})
+		go func() { _ = cl.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(faultBound):
+			t.Errorf("closing a session on %s took over %v", c.nodes[i].name, faultBound)
+		}
+	})
 	return cl
 }
 
@@ -1836,7 +1851,13 @@ func (r *faultRig) checkCalls(t *testing.T, allowed []string, strict ...faultWin
 			case rec.err != "":
 				errs[rec.err]++
 				inWindow := slices.ContainsFunc(strict, func(w faultWindow) bool { return w.holds(rec.start) })
-				if !slices.Contains(allowed, rec.err) || inWindow {
+				// In a settled window a call must not be canceled; its
+				// own CALL.timeout may still fire on a machine saturated
+				// by the race detector and parallel test packages (it
+				// ended, with the error the caller asked for: logged
+				// above, not a failure).
+				settledTimeout := inWindow && rec.err == string(nexuswamp.ErrTimeout)
+				if !slices.Contains(allowed, rec.err) || (inWindow && !settledTimeout) {
 					bad = append(bad, fmt.Sprintf("%s %s (started %v after the fault, took %v)", rec.key, rec.err,
 						rec.start.Sub(r.getRef()).Round(time.Millisecond), rec.took.Round(time.Millisecond)))
 				}
