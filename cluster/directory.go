@@ -23,7 +23,7 @@ import (
 // REGISTER is admitted by compare-and-set on its key (admit), so of two
 // racing REGISTERs exactly one wins, and a node that cannot reach a
 // JetStream quorum admits none. Every node watches the bucket and keeps
-// its dealer's stand-ins for remote callees (ghosts) equal to it
+// its dealer's stand-ins for remote callees equal to it
 // (Realm.syncRegs). Each node keeps its own callees in the directory
 // equal to its dealer's (reconcile): it removes the ones that
 // unregistered or left, adds back the ones that a partition made the

@@ -72,8 +72,8 @@ type Node struct {
 	wg   sync.WaitGroup
 
 	// settled is closed once this node has had the time to learn the
-	// others after its start: before that it does not decide
-	// registrations as a leader that only thinks itself alone.
+	// others after its start: before that it admits no registration, so
+	// that it does not take a live node it has not heard yet for gone.
 	settled    chan struct{}
 	settleOnce sync.Once
 }
