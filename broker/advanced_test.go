@@ -154,7 +154,7 @@ func TestInvalidPatterns(t *testing.T) {
 		{true, `[32,1,{"match":"wildcard"},"com..X"]`, wamp.ErrInvalidURI, ""},
 		{false, `[32,1,{"match":"regex"},"com.x"]`, wamp.ErrInvalidArgument, "match"},
 		{false, `[32,1,{"match":"Prefix"},"com.x"]`, wamp.ErrInvalidArgument, "match"},
-		{false, `[32,1,{"match":""},"com.x"]`, "", ""}, // empty is the default, exact
+		{false, `[32,1,{"match":""},"com.x"]`, "", ""},   // empty is the default, exact
 		{false, `[32,1,{"match":null},"com.x"]`, "", ""}, // null counts as absent (wamp.Dict)
 		{false, `[32,1,{"match":["prefix"]},"com.x"]`, wamp.ErrInvalidArgument, "match"},
 		{false, `[32,1,{"get_retained":1},"com.x"]`, wamp.ErrInvalidArgument, "get_retained"},

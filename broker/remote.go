@@ -51,8 +51,8 @@ type Publication struct {
 	ID           wamp.ID
 	Args, Kwargs wamp.Payload
 	Retain       bool
-	// Options are the PUBLISH options, from which the receiving node reads
-	// the black/white-lists again.
+	// Options are the PUBLISH options when it has black/white-lists (nil
+	// otherwise), from which the receiving node reads them again.
 	Options wamp.Dict
 	// Publisher and what the events may tell of it: the realm's
 	// disclosure policy has been applied by the publisher's node.
@@ -158,8 +158,13 @@ func (s *nodeSet) list() []uint64 {
 func (b *Broker) forward(pc *pubCtx, pubID wamp.ID, retain bool) {
 	pub := Publication{
 		Topic: pc.topic, ID: pubID, Args: pc.ev.Args, Kwargs: pc.ev.Kwargs, Retain: retain,
-		Options: pc.options, Publisher: pc.pi.id, ExcludeMe: pc.pi.excludeMe, Disclose: pc.pi.disclose,
+		Publisher: pc.pi.id, ExcludeMe: pc.pi.excludeMe, Disclose: pc.pi.disclose,
 		AuthID: pc.pi.authid, AuthRole: pc.pi.authrole,
+	}
+	if pc.f.active {
+		// Only the black/white-lists matter to the other nodes: the rest
+		// of the options was applied here.
+		pub.Options = pc.options
 	}
 	// A copy: the list in pc would make every publication's pc escape to
 	// the heap, cluster or not.

@@ -60,10 +60,15 @@ func (l *Realm) Forward(nodes []uint64, _ bool, pub *broker.Publication) {
 	if len(nodes) == 0 {
 		return
 	}
-	b, err := encodePub(l.n.id, l.name, pub)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	b, err := encodePub((*bp)[:0], l.n.id, l.name, pub, false)
 	if err != nil {
 		l.n.log.Warn("publication not forwarded", "topic", string(pub.Topic), "error", err)
 		return
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b // grown: keep it, within reason
 	}
 	for _, node := range nodes {
 		err := l.n.nc.Publish(l.n.dataSubject(node), b)

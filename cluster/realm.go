@@ -186,7 +186,7 @@ func (n *Node) onData(msg *nats.Msg) {
 	}
 	switch h.kind {
 	case kindPub:
-		pub := decodePub(m)
+		pub := decodePub(&h, m)
 		l.r.Broker().DeliverRemote(&pub)
 	case kindInv:
 		l.invoke(h.from, h.session, m)

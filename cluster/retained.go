@@ -42,7 +42,7 @@ func retainedKey(realm, topic wamp.URI) string {
 // put queues pub, a retained publication of a local publisher, for the
 // bucket. It never blocks.
 func (s *retainedStore) put(realm wamp.URI, pub *broker.Publication) {
-	b, err := encodePub(s.n.id, realm, pub)
+	b, err := encodePub(nil, s.n.id, realm, pub, true)
 	if err != nil {
 		s.n.log.Warn("retained event not stored in the cluster", "topic", string(pub.Topic), "error", err)
 		return
@@ -76,7 +76,7 @@ func (s *retainedStore) apply(b []byte) {
 	if l == nil || l.r == nil {
 		return
 	}
-	pub := decodePub(m)
+	pub := decodePub(&h, m)
 	pub.Retain = true
 	l.r.Broker().StoreRetained(&pub)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/wamp"
@@ -31,38 +32,49 @@ const (
 	numKinds = iota + 1 // size of arrays indexed by kind
 )
 
-// encodePub encodes a publication as kindPub: Request is the publication
-// id, Details the publisher and options (short keys), the payload passes
-// through.
-func encodePub(from uint64, realm wamp.URI, pub *broker.Publication) ([]byte, error) {
-	meta := wamp.Dict{"p": uint64(pub.Publisher)}
-	if len(pub.Options) > 0 {
-		meta["o"] = map[string]any(pub.Options)
+// encodePub appends to dst a publication as kindPub: the header's
+// session is the publisher, Request the publication id, and Details only
+// what differs from the common case (nil for most publications, which
+// keeps encoding and decoding cheap): "o" the black/white-list options,
+// "d", "ai", "ar" the disclosed publisher, and, with keepX (a retained
+// event, delivered later on any node, the publisher's included), "x"
+// exclude_me. The payload passes through.
+func encodePub(dst []byte, from uint64, realm wamp.URI, pub *broker.Publication, keepX bool) ([]byte, error) {
+	m := wamp.Message{Type: wamp.PUBLISH, Request: pub.ID, URI: pub.Topic, Args: pub.Args, Kwargs: pub.Kwargs}
+	if len(pub.Options) > 0 || pub.Disclose || (keepX && pub.ExcludeMe) {
+		meta := wamp.Dict{}
+		if len(pub.Options) > 0 {
+			meta["o"] = map[string]any(pub.Options)
+		}
+		if keepX && pub.ExcludeMe {
+			meta["x"] = true
+		}
+		if pub.Disclose {
+			meta["d"], meta["ai"], meta["ar"] = true, pub.AuthID, pub.AuthRole
+		}
+		m.Details = meta
 	}
-	if pub.ExcludeMe {
-		meta["x"] = true
-	}
-	if pub.Disclose {
-		meta["d"], meta["ai"], meta["ar"] = true, pub.AuthID, pub.AuthRole
-	}
-	m := wamp.Message{Type: wamp.PUBLISH, Request: pub.ID, URI: pub.Topic, Details: meta, Args: pub.Args, Kwargs: pub.Kwargs}
-	return encodeData(kindPub, from, 0, realm, &m)
+	return appendData(dst, kindPub, from, pub.Publisher, realm, &m)
 }
 
-// decodePub reads back what encodePub wrote; the publication refers to
-// m's payload.
-func decodePub(m *wamp.Message) broker.Publication {
-	pub := broker.Publication{Topic: m.URI, ID: m.Request, Args: m.Args, Kwargs: m.Kwargs}
-	d := m.Details
-	pub.Publisher, _ = wamp.AsID(d["p"])
-	pub.ExcludeMe = wamp.Bool(d, "x", false)
-	pub.Disclose = wamp.Bool(d, "d", false)
-	pub.AuthID, pub.AuthRole = wamp.String(d, "ai"), wamp.String(d, "ar")
-	if o, ok := d["o"].(map[string]any); ok {
-		pub.Options = o
+// decodePub reads back what encodePub wrote, with h its header; the
+// publication refers to m's payload.
+func decodePub(h *dataHeader, m *wamp.Message) broker.Publication {
+	pub := broker.Publication{Topic: m.URI, ID: m.Request, Args: m.Args, Kwargs: m.Kwargs, Publisher: h.session}
+	if d := m.Details; len(d) > 0 {
+		pub.ExcludeMe = wamp.Bool(d, "x", false)
+		pub.Disclose = wamp.Bool(d, "d", false)
+		pub.AuthID, pub.AuthRole = wamp.String(d, "ai"), wamp.String(d, "ar")
+		if o, ok := d["o"].(map[string]any); ok {
+			pub.Options = o
+		}
 	}
 	return pub
 }
+
+// bufPool holds encode buffers of forwarded publications: NATS copies a
+// message into its own buffer before Publish returns.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 type dataHeader struct {
 	kind    byte
@@ -87,8 +99,12 @@ func payloadSer(m *wamp.Message) wamp.Serialization {
 }
 
 func encodeData(kind byte, from uint64, session wamp.ID, realm wamp.URI, m *wamp.Message) ([]byte, error) {
+	return appendData(make([]byte, 0, 64+len(realm)+len(m.Args.Raw)+len(m.Kwargs.Raw)+len(m.URI)), kind, from, session, realm, m)
+}
+
+// appendData appends a data message to b.
+func appendData(b []byte, kind byte, from uint64, session wamp.ID, realm wamp.URI, m *wamp.Message) ([]byte, error) {
 	ser := payloadSer(m)
-	b := make([]byte, 0, 64+len(realm)+len(m.Args.Raw)+len(m.Kwargs.Raw)+len(m.URI))
 	b = append(b, kind)
 	b = binary.BigEndian.AppendUint64(b, from)
 	b = binary.AppendUvarint(b, uint64(session))
