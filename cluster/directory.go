@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -82,6 +83,10 @@ type directory struct {
 	byReg   map[regRef]string  // this node's registration ids, for Unregistered
 	dirty   map[string]struct{}
 	caught  bool // the watcher has delivered the bucket's values at start
+	// seen is the last revision of the bucket the watcher delivered (any
+	// key, health keys included): the health check tells a stalled
+	// watch by it.
+	seen atomic.Uint64
 
 	wake chan struct{}
 }
@@ -260,6 +265,9 @@ func (d *directory) watch(ctx context.Context, kv jetstream.KeyValue) {
 }
 
 func (d *directory) apply(ent jetstream.KeyValueEntry) {
+	if r := ent.Revision(); r > d.seen.Load() {
+		d.seen.Store(r)
+	}
 	key := ent.Key()
 	if !strings.HasPrefix(key, "u") {
 		return // a node's health key (jetstream.go)
@@ -304,6 +312,7 @@ func (d *directory) reset() {
 	old := d.entries
 	d.entries = make(map[string]dirRec)
 	d.caught = false
+	d.seen.Store(0)
 	for k := range d.own {
 		d.dirty[k] = struct{}{}
 	}

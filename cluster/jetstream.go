@@ -132,7 +132,6 @@ func (s *store) open() {
 				// The watchers' consumers may have stalled while there
 				// was no quorum, and recover slowly by themselves: watch
 				// again from the start (what was seen is skipped).
-				s.n.log.Info("cluster state reachable again: watching it again")
 				continue
 			}
 			break
@@ -290,10 +289,12 @@ func (s *store) checkHealth() int {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	key := "h.u" + base64.RawURLEncoding.EncodeToString([]byte(s.n.cfg.Node))
-	failed := 0 // consecutive failed writes
+	failed := 0      // consecutive failed writes
+	lagging := 0     // consecutive checks at which the watch had not seen the previous write
+	var wrote uint64 // revision of the previous check's write
 	for {
 		ctx, cancel := context.WithTimeout(s.n.ctx, 2*time.Second)
-		_, err := s.kv(bucketRegs).Put(ctx, key, []byte(strconv.FormatUint(s.n.id, 16)))
+		rev, err := s.kv(bucketRegs).Put(ctx, key, []byte(strconv.FormatUint(s.n.id, 16)))
 		for i := 1; err == nil && i < numBuckets; i++ {
 			_, err = s.kv(i).Status(ctx)
 		}
@@ -305,8 +306,25 @@ func (s *store) checkHealth() int {
 			s.n.log.Warn("cluster state lost (NATS restarted without it): creating it again", "error", err)
 			return healthLost
 		}
+		// A watch that has not delivered a write of a second ago has
+		// stalled (its consumer lost while JetStream elected a leader):
+		// the watches start again.
+		if err == nil {
+			if wrote > 0 && s.n.dir.seen.Load() < wrote {
+				lagging++
+			} else {
+				lagging = 0
+			}
+			wrote = rev
+			if lagging >= 2 {
+				s.n.log.Warn("watch of the cluster state stalled: watching it again")
+				return healthRegained
+			}
+		}
 		// One missed write is not a lost quorum: on saturated CPUs (60,000
-		// sessions closing at once) a write can miss its deadline.
+		// sessions closing at once) a write can miss its deadline. But the
+		// watches may have stalled meanwhile: they start again.
+		regained := err == nil && failed > 0
 		if err != nil {
 			failed++
 			if failed < 2 {
@@ -322,7 +340,10 @@ func (s *store) checkHealth() int {
 		switch {
 		case err != nil && was == nil:
 			s.n.log.Warn("cluster state unreachable: no JetStream quorum on this side", "error", err)
-		case err == nil && was != nil:
+		case regained:
+			if was != nil {
+				s.n.log.Info("cluster state reachable again: watching it again")
+			}
 			s.n.dir.signal()
 			return healthRegained
 		}
