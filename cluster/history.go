@@ -114,8 +114,11 @@ func (h *historyStore) put(realm wamp.URI, e *broker.HistoryEvent) {
 		return
 	}
 	subject := h.n.historySubject(realm, e.Subscription)
+	// The message id makes a write tried again (writer.write) after a
+	// lost acknowledgement a duplicate that JetStream drops.
+	id := strconv.FormatUint(uint64(e.Subscription), 10) + "." + strconv.FormatUint(uint64(e.Publication), 10)
 	h.w.push(func(ctx context.Context) error {
-		_, err := h.n.store.js.Publish(ctx, subject, b)
+		_, err := h.n.store.js.Publish(ctx, subject, b, jetstream.WithMsgID(id))
 		return err
 	})
 }

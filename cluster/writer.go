@@ -9,7 +9,8 @@ import (
 // writer hands writes to JetStream (retained events, history) to a
 // goroutine of its own behind a bounded queue, so that a publisher never
 // waits for JetStream. Past the bound, or when a write fails, the write
-// is lost: counted, and logged at powers of two.
+// is lost: counted, and logged at powers of two. A failed write is tried
+// again until its deadline (write).
 type writer struct {
 	n       *Node
 	what    string // for the log: "retained event", "history event"
@@ -55,12 +56,28 @@ func (w *writer) run() {
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
-			ctx, cancel := context.WithTimeout(w.n.ctx, w.n.opTimeout())
-			err := fn(ctx)
-			cancel()
-			if err != nil {
+			if err := w.write(fn); err != nil {
 				w.lost(err.Error())
 			}
+		}
+	}
+}
+
+// write runs fn until it succeeds or its deadline passes: while
+// JetStream elects a new leader (a node died), a write fails at once
+// ("no response from stream") for a few seconds, then goes through.
+func (w *writer) write(fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(w.n.ctx, min(max(2*w.n.cfg.FailureTimeout, 5*time.Second), 30*time.Second))
+	defer cancel()
+	for {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
