@@ -158,7 +158,8 @@ func (d *directory) admitOnce(ctx context.Context, key string, tmpl dirEntry, c 
 		if e.has(c.Node, wamp.ID(c.Session)) {
 			return dirRec{&e, rev}, nil // a retry of an admitted REGISTER
 		}
-		live := slices.DeleteFunc(e.Callees, func(x dirCallee) bool { return d.n.isGone(x.Node) })
+		seen := make(map[uint64]bool)
+		live := slices.DeleteFunc(e.Callees, func(x dirCallee) bool { return d.n.confirmGone(x.Node, seen) })
 		next := tmpl
 		if len(live) > 0 {
 			switch {
@@ -449,12 +450,13 @@ func (d *directory) reconcileOnce(ctx context.Context, kv jetstream.KeyValue, ke
 	d.mu.Unlock()
 
 	next := e
+	seen := make(map[uint64]bool)
 	next.Callees = slices.DeleteFunc(slices.Clone(e.Callees), func(c dirCallee) bool {
 		if c.Node == me {
 			_, keep := want[wamp.ID(c.Session)]
 			return !keep
 		}
-		return d.n.isGone(c.Node)
+		return d.n.confirmGone(c.Node, seen)
 	})
 	var revoke []wamp.ID
 	for sid, info := range want {

@@ -569,6 +569,10 @@ func (n *Node) heartbeat() {
 		}
 		n.mu.Unlock()
 		if frozen {
+			// Its embedded server was frozen too: the others may have
+			// dropped its routes, and "no responders" proves nothing
+			// until they are back.
+			n.reconnectedAt.Store(now.UnixNano())
 			n.log.Warn("this node did not run for a while: no peer taken for dead for it")
 		}
 		n.declareDead(dead, false)
@@ -724,6 +728,26 @@ func (n *Node) isGone(id uint64) bool {
 		}
 	}
 	return time.Since(n.started) > n.cfg.FailureTimeout
+}
+
+// confirmGone reports whether node id is gone, after asking it once
+// more when this node takes it for gone: that view may be this node's
+// own doing (it was cut off or frozen, and has not heard the others
+// again yet), and acting on it would remove a live node's callees.
+// cache holds the answers of one decision.
+func (n *Node) confirmGone(id uint64, cache map[uint64]bool) bool {
+	if gone, ok := cache[id]; ok {
+		return gone
+	}
+	gone := n.isGone(id)
+	if gone {
+		ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+		_, err := n.nc.RequestWithContext(ctx, n.pingSubject(id), binary.BigEndian.AppendUint64(nil, n.id))
+		cancel()
+		gone = err != nil
+	}
+	cache[id] = gone
+	return gone
 }
 
 // opTimeout bounds one decision that needs the cluster state (a

@@ -171,8 +171,11 @@ func (t *testaments) sweep(kv jetstream.KeyValue) {
 		}
 	}
 	t.mu.Unlock()
+	seen := make(map[uint64]bool)
 	for _, k := range gone {
-		t.claim(kv, k)
+		if node, _ := keyNode(k); t.n.confirmGone(node, seen) {
+			t.claim(kv, k)
+		}
 	}
 }
 

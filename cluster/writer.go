@@ -18,6 +18,10 @@ type writer struct {
 	dropped atomic.Uint64
 }
 
+// writeDeadline bounds the tries of one write: a JetStream election on a
+// loaded machine was seen to take over 5s.
+const writeDeadline = 30 * time.Second
+
 // writerQueue bounds each writer's queue.
 const writerQueue = 4096
 
@@ -67,7 +71,7 @@ func (w *writer) run() {
 // JetStream elects a new leader (a node died), a write fails at once
 // ("no response from stream") for a few seconds, then goes through.
 func (w *writer) write(fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(w.n.ctx, min(max(2*w.n.cfg.FailureTimeout, 5*time.Second), 30*time.Second))
+	ctx, cancel := context.WithTimeout(w.n.ctx, writeDeadline)
 	defer cancel()
 	for {
 		err := fn(ctx)
