@@ -180,7 +180,17 @@ func (l *Realm) dropCallees(node uint64) {
 		}
 	}
 	l.mu.Unlock()
+	d := l.r.Dealer()
 	for sid := range cs {
-		l.r.Dealer().RemoveSession(sid)
+		d.RemoveSession(sid)
+	}
+	// A stand-in the directory dropped before its node was taken for dead
+	// (another node wrote the loss first) is no longer kept, but calls
+	// may still wait on it.
+	for _, sid := range d.PendingCallees(func(p dealer.Peer) bool {
+		c, ok := p.(*callee)
+		return ok && c.l == l && c.node == node
+	}) {
+		d.RemoveSession(sid)
 	}
 }

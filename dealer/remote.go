@@ -1,6 +1,8 @@
 package dealer
 
 import (
+	"slices"
+
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -59,6 +61,22 @@ func (d *Dealer) UnregisterRemote(sid, id wamp.ID) {
 		d.bySession[sid] = list
 	}
 	d.removeCalleeLocked(reg, sid)
+}
+
+// PendingCallees returns the sessions of the callees, among those for
+// which match is true, that live calls still wait on. A callee of another
+// node may have lost its registrations before its node was taken for
+// dead; its calls are still pending, and RemoveSession fails them.
+func (d *Dealer) PendingCallees(match func(Peer) bool) []wamp.ID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []wamp.ID
+	for key, c := range d.calls {
+		if c.caller != nil && match(c.callee) && !slices.Contains(out, key.sid) {
+			out = append(out, key.sid)
+		}
+	}
+	return out
 }
 
 // SessionRegistrations returns the registrations of session sid, for the
