@@ -21,8 +21,12 @@ import (
 // bounded queue; every node consumes the stream in order and keeps the
 // events in its broker's history, so wamp.subscription.get_events answers
 // the same on every node and, with file storage, after a restart of the
-// whole cluster. The stream keeps, per subject, as many events as the
-// largest history rule; each subscription's own limit trims the rest.
+// whole cluster. Nodes write their events as they publish them, so the
+// stream's order is not quite publication order: the stream keeps, per
+// subject, more events than the largest history rule (streamKeep), and
+// each broker keeps the latest of them by publication time, so that a
+// node that replays the stream later keeps the same events as those that
+// saw them live.
 type historyStore struct {
 	n *Node
 	w *writer
@@ -56,12 +60,20 @@ func (n *Node) historyLimit() int {
 	return limit
 }
 
+// streamKeep is how many events per subject the stream keeps for a
+// history rule of limit: the limit, and as many again (at least 64) for
+// events whose writes crossed (two nodes publishing on one topic at once).
+func streamKeep(limit int) int {
+	return limit + max(limit, 64)
+}
+
 // openStream creates or binds the history stream.
 func (s *store) openStream(ctx context.Context) (jetstream.Stream, error) {
 	limit := s.n.historyLimit()
 	if limit == 0 {
 		return nil, nil
 	}
+	limit = streamKeep(limit)
 	cfg := jetstream.StreamConfig{
 		Name:              s.n.historyStream(),
 		Description:       "Switchboard event history",
