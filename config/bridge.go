@@ -316,6 +316,9 @@ func (v *validator) reservedPaths(t *Transport) map[string]string {
 	if t.Static != "" {
 		r[StaticRoot] = "the static files (static)"
 	}
+	if t.LongPollEnabled() {
+		r[t.LongPoll.Path] = "the long-poll endpoint (longpoll)"
+	}
 	return r
 }
 

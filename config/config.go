@@ -169,6 +169,10 @@ type Transport struct {
 	// HTTP subscribers) on this listener (websocket only). Zero value:
 	// none.
 	Bridge *Bridge
+	// LongPoll configures WAMP over HTTP long-poll on this listener
+	// (websocket only). Zero value: SetDefaults enables it at
+	// DefaultLongPollPath; LongPoll.Disabled turns it off.
+	LongPoll *LongPoll
 }
 
 // DefaultAllowedOrigins are the origins a websocket transport allows when
@@ -335,6 +339,12 @@ func (c *Config) SetDefaults() {
 		t := &c.Transports[i]
 		if t.Type == WebSocket && t.Path == "" {
 			t.Path = DefaultPath
+		}
+		if t.Type == WebSocket {
+			if t.LongPoll == nil {
+				t.LongPoll = &LongPoll{}
+			}
+			t.LongPoll.setDefaults()
 		}
 		if len(t.Serializers) == 0 {
 			t.Serializers = slices.Clone(wamp.Serializations)

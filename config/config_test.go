@@ -48,7 +48,8 @@ func TestDefault(t *testing.T) {
 		Log: Log{Level: slog.LevelInfo, Format: FormatText},
 		Transports: []Transport{
 			{Type: WebSocket, Listen: "127.0.0.1:8080", Path: "/ws", Serializers: wamp.Serializations,
-				MaxMessageSize: 16 << 20, PingInterval: 30 * time.Second, PingTimeout: 10 * time.Second},
+				MaxMessageSize: 16 << 20, PingInterval: 30 * time.Second, PingTimeout: 10 * time.Second,
+				LongPoll: &LongPoll{Path: "/lp", RequestTimeout: 10 * time.Second, SessionTimeout: 30 * time.Second}},
 			{Type: RawSocket, Listen: "127.0.0.1:8081", Serializers: wamp.Serializations,
 				MaxMessageSize: 16 << 20, PingTimeout: 10 * time.Second},
 		},

@@ -166,6 +166,7 @@ func (v *validator) transport(t *Transport, path string) {
 	v.transportSecurity(t, path)
 	v.web(t, path)
 	v.bridge(t, path)
+	v.longPoll(t, path)
 }
 
 func (v *validator) tls(t *Transport, path string) {

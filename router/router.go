@@ -229,6 +229,14 @@ func (r *Router) startLocked(tc config.Transport) error {
 		l.URL = scheme + "://" + addr + tc.Path
 		ws := transport.NewWebSocket(tcfg, tc.Path, serve)
 		mux := r.httpMux(tc, ws)
+		if tc.LongPollEnabled() {
+			lp := ws.LongPoll(transport.LongPollConfig{
+				Path:           tc.LongPoll.Path,
+				PollTimeout:    tc.LongPoll.RequestTimeout,
+				SessionTimeout: tc.LongPoll.SessionTimeout,
+			}, serve)
+			mux.Handle(tc.LongPoll.Path+"/", lp)
+		}
 		if tc.Static != "" {
 			mux.Handle(config.StaticRoot, newStaticHandler(tc.Static, r.log))
 		}
