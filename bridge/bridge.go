@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -581,6 +582,10 @@ func (b *Bridge) payload(req *request) (wamp.Dict, []byte, []byte, *problem) {
 			return nil, nil, nil, refuse(http.StatusBadRequest, ErrBadPayload, "bad options: "+err.Error())
 		}
 		opts = v.(map[string]any)
+		// A null option is an absent one, as in every WAMP message's
+		// Options (package codec): clients that fill a dict from
+		// optional fields send them.
+		maps.DeleteFunc(opts, func(_ string, v any) bool { return v == nil })
 	}
 	// The bridge answers once: progressive results would have nowhere
 	// to go.

@@ -69,6 +69,24 @@ func TestPublishOptions(t *testing.T) {
 	}
 }
 
+// TestNullOptionsAbsent: an option whose value is null counts as absent,
+// as in a WAMP message's Options, rather than as a bad value.
+func TestNullOptionsAbsent(t *testing.T) {
+	n := start(t, loopback(), nil)
+	sub := n.connect(t)
+	ch := events(t, sub, "com.example.t", nil)
+	a := n.post(t, "/publish", `{"topic": "com.example.t", "args": [1], "options": {"exclude": null, "eligible": null, "disclose_me": null, "retain": null}}`)
+	if a.Status != http.StatusOK {
+		t.Fatalf("publish with null options: %d %s", a.Status, a.Raw)
+	}
+	if e := receive(t, ch, "event"); fmt.Sprint(e.Arguments) != "[1]" {
+		t.Fatalf("event %v, want [1]", e.Arguments)
+	}
+	if a := n.post(t, "/call", `{"procedure": "wamp.session.count", "options": {"timeout": null, "disclose_me": null}}`); a.Status != http.StatusOK {
+		t.Fatalf("call with null options: %d %s", a.Status, a.Raw)
+	}
+}
+
 func TestCall(t *testing.T) {
 	n := start(t, loopback(), nil)
 	callee := n.connect(t, func(c *client.Config) { c.Serialization = client.JSON })
