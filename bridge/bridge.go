@@ -303,17 +303,19 @@ type request struct {
 }
 
 func (b *Bridge) servePublish(w http.ResponseWriter, r *http.Request) {
-	_, peer, req, p := b.accept(w, r)
-	if p == nil && req.Topic == nil {
-		p = refuse(http.StatusBadRequest, ErrMissingTopic, `missing "topic"`)
+	body, peer, p := b.acceptBody(w, r)
+	if p == nil && batched(body) {
+		b.publishBatch(w, r, peer, body)
+		return
+	}
+	var req *request
+	if p == nil {
+		req, p = parseRequest(body)
 	}
 	var opts wamp.Dict
 	var args, kwargs []byte
 	if p == nil {
-		p = checkURI(*req.Topic, "topic")
-	}
-	if p == nil {
-		opts, args, kwargs, p = b.payload(req)
+		opts, args, kwargs, p = b.checkPublish(req)
 	}
 	if p != nil {
 		b.fail(w, p)
@@ -337,6 +339,91 @@ func (b *Bridge) servePublish(w http.ResponseWriter, r *http.Request) {
 	out = append(out, "}\n"...)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// checkPublish checks a publication of a request: its topic and payload.
+func (b *Bridge) checkPublish(req *request) (wamp.Dict, []byte, []byte, *problem) {
+	if req.Topic == nil {
+		return nil, nil, nil, refuse(http.StatusBadRequest, ErrMissingTopic, `missing "topic"`)
+	}
+	if p := checkURI(*req.Topic, "topic"); p != nil {
+		return nil, nil, nil, p
+	}
+	return b.payload(req)
+}
+
+// MaxBatch bounds the publications of one batch request.
+const MaxBatch = 1000
+
+// batched reports whether a /publish body is a batch: a JSON list of
+// publications rather than one.
+func batched(body []byte) bool {
+	body = bytes.TrimLeft(body, " \t\r\n")
+	return len(body) > 0 && body[0] == '['
+}
+
+// publishBatch publishes a list of publications in order, each as a
+// request of its own would (a bad one fails alone), and answers 200 with
+// {"results": [...]}: {"id": ...} or the error object of a single
+// request, one per publication. The whole batch is refused only when it
+// is not a list of objects, is empty, or has over MaxBatch entries.
+func (b *Bridge) publishBatch(w http.ResponseWriter, r *http.Request, peer *Peer, body []byte) {
+	var reqs []request
+	if err := json.Unmarshal(body, &reqs); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			b.fail(w, refuse(http.StatusBadRequest, ErrMalformedJSON, "a batch must be a JSON list of publication objects"))
+			return
+		}
+		b.fail(w, refuse(http.StatusBadRequest, ErrMalformedJSON, "malformed JSON: "+err.Error()))
+		return
+	}
+	if len(reqs) == 0 || len(reqs) > MaxBatch {
+		b.fail(w, refuse(http.StatusBadRequest, ErrBadPayload, fmt.Sprintf("a batch holds 1 to %d publications, not %d", MaxBatch, len(reqs))))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), b.cfg.CallTimeout)
+	defer cancel()
+	if err := peer.Ready(ctx); err != nil {
+		b.fail(w, unavailable(err))
+		return
+	}
+	out := make([]byte, 0, 16+32*len(reqs))
+	out = append(out, `{"results":[`...)
+	for i := range reqs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		opts, args, kwargs, p := b.checkPublish(&reqs[i])
+		if p != nil {
+			b.rejected.Add(1)
+			out = appendError(out, p.uri, p.msg)
+			continue
+		}
+		id, err := peer.Publish(ctx, wamp.URI(*reqs[i].Topic), opts, args, kwargs)
+		if err != nil {
+			if p = b.problemOf(err); p == nil {
+				return // the client went away
+			}
+			out = appendError(out, p.uri, p.msg)
+			continue
+		}
+		b.published.Add(1)
+		out = append(out, `{"id":`...)
+		out = strconv.AppendUint(out, uint64(id), 10)
+		out = append(out, '}')
+	}
+	out = append(out, "]}\n"...)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+func appendError(out []byte, uri wamp.URI, msg string) []byte {
+	out = append(out, `{"error":`...)
+	out = appendString(out, string(uri))
+	out = append(out, `,"message":`...)
+	out = appendString(out, msg)
+	return append(out, '}')
 }
 
 func (b *Bridge) serveCall(w http.ResponseWriter, r *http.Request) {
@@ -435,29 +522,47 @@ func appendRaw(dst, raw []byte, empty string) []byte {
 // content type, body size, signature, JSON. It returns the session to act
 // as.
 func (b *Bridge) accept(w http.ResponseWriter, r *http.Request) ([]byte, *Peer, *request, *problem) {
+	body, peer, p := b.acceptBody(w, r)
+	if p != nil {
+		return nil, nil, nil, p
+	}
+	req, p := parseRequest(body)
+	if p != nil {
+		return nil, nil, nil, p
+	}
+	return body, peer, req, nil
+}
+
+// acceptBody reads and authenticates a request's body.
+func (b *Bridge) acceptBody(w http.ResponseWriter, r *http.Request) ([]byte, *Peer, *problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	body, p := b.readBody(w, r)
 	if p != nil {
-		return nil, nil, nil, p
+		return nil, nil, p
 	}
 	peer, p := b.authenticate(r, body)
 	if p != nil {
-		return nil, nil, nil, p
+		return nil, nil, p
 	}
+	return body, peer, nil
+}
+
+// parseRequest parses the body of a single publication or call.
+func parseRequest(body []byte) (*request, *problem) {
 	req := new(request)
 	if err := json.Unmarshal(body, req); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field == "" {
-			return nil, nil, nil, refuse(http.StatusBadRequest, ErrMalformedJSON, "the body must be a JSON object, not "+te.Value)
+			return nil, refuse(http.StatusBadRequest, ErrMalformedJSON, "the body must be a JSON object, not "+te.Value)
 		}
 		if errors.As(err, &te) {
-			return nil, nil, nil, refuse(http.StatusBadRequest, ErrBadPayload, fmt.Sprintf("%q must not be a JSON %s", te.Field, te.Value))
+			return nil, refuse(http.StatusBadRequest, ErrBadPayload, fmt.Sprintf("%q must not be a JSON %s", te.Field, te.Value))
 		}
-		return nil, nil, nil, refuse(http.StatusBadRequest, ErrMalformedJSON, "malformed JSON: "+err.Error())
+		return nil, refuse(http.StatusBadRequest, ErrMalformedJSON, "malformed JSON: "+err.Error())
 	}
-	return body, peer, req, nil
+	return req, nil
 }
 
 // readBody checks method and content type and reads the body up to
@@ -623,25 +728,40 @@ func (b *Bridge) fail(w http.ResponseWriter, p *problem) {
 // wampFail writes the answer to a request the router or a callee refused,
 // or that could not be delivered.
 func (b *Bridge) wampFail(w http.ResponseWriter, a *wamp.Message, err error) {
-	if !errors.Is(err, ErrBadMessage) { // that one is rejected, by fail
-		b.failed.Add(1)
+	p := b.problemOf(err)
+	if p == nil {
+		return // the client went away; there is no one to answer
 	}
+	var args, kwargs []byte
+	if we := (*wamp.Error)(nil); a != nil && errors.As(err, &we) {
+		args, kwargs = a.Args.Raw, a.Kwargs.Raw
+	}
+	writeError(w, p.status, p.uri, p.msg, args, kwargs)
+}
+
+// problemOf maps an error of a publication or call to what the client is
+// told, and counts it: a refusal of the request (rejected) or a failure
+// to carry it out (failed). It returns nil when the client went away.
+func (b *Bridge) problemOf(err error) *problem {
 	var we *wamp.Error
 	switch {
-	case errors.As(err, &we):
-		var args, kwargs []byte
-		if a != nil {
-			args, kwargs = a.Args.Raw, a.Kwargs.Raw
-		}
-		writeError(w, wampStatus(we.URI), we.URI, we.Msg, args, kwargs)
 	case errors.Is(err, ErrBadMessage):
-		b.fail(w, refuse(http.StatusBadRequest, ErrBadPayload, strings.TrimPrefix(err.Error(), ErrBadMessage.Error()+": ")))
+		p := refuse(http.StatusBadRequest, ErrBadPayload, strings.TrimPrefix(err.Error(), ErrBadMessage.Error()+": "))
+		b.rejected.Add(1)
+		b.log.Info("bridge request refused", "status", p.status, "error", string(p.uri), "message", p.msg)
+		return p
+	case errors.As(err, &we):
+		b.failed.Add(1)
+		return refuse(wampStatus(we.URI), we.URI, we.Msg)
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, ErrBridgeTimeout, "no answer in time", nil, nil)
+		b.failed.Add(1)
+		return refuse(http.StatusGatewayTimeout, ErrBridgeTimeout, "no answer in time")
 	case errors.Is(err, context.Canceled):
-		// The client went away; there is no one to answer.
+		b.failed.Add(1)
+		return nil
 	default:
-		writeError(w, http.StatusServiceUnavailable, ErrUnavailable, err.Error(), nil, nil)
+		b.failed.Add(1)
+		return refuse(http.StatusServiceUnavailable, ErrUnavailable, err.Error())
 	}
 }
 
