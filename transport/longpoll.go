@@ -313,7 +313,9 @@ func newLPConn(l *LongPoll, id string, ser wamp.Serialization, batched bool, rem
 	c := &lpConn{l: l, id: id, ser: ser, batched: batched, remote: remote,
 		in: make(chan [][]byte, lpInbox), done: make(chan struct{}), gone: make(chan struct{}),
 		outReady: make(chan struct{}), outRoom: make(chan struct{}), lastSeen: time.Now()}
+	c.mu.Lock()
 	c.reaper = time.AfterFunc(l.lp.SessionTimeout, c.reap)
+	c.mu.Unlock()
 	return c
 }
 
@@ -433,14 +435,19 @@ func (c *lpConn) end(err error, forget bool) {
 func (c *lpConn) finish() {
 	c.end(ErrClosed, false)
 	c.mu.Lock()
-	empty := len(c.out) == 0 && c.polls == 0
-	c.mu.Unlock()
-	if empty {
+	if len(c.out) == 0 && c.polls == 0 {
 		// Nothing left to deliver: keep the transport only for the
 		// client's close, briefly.
-		c.mu.Lock()
+		c.lingerLocked()
+	}
+	c.mu.Unlock()
+}
+
+// lingerLocked gives an ended transport with nothing left to deliver a
+// short while for its client's close. c.mu must be held.
+func (c *lpConn) lingerLocked() {
+	if !c.forgotten {
 		c.reaper.Reset(closeLinger)
-		c.mu.Unlock()
 	}
 }
 
@@ -449,7 +456,10 @@ func (c *lpConn) finish() {
 func (c *lpConn) reap() {
 	c.mu.Lock()
 	idle := time.Since(c.lastSeen)
-	if c.polls > 0 || (!c.ended && idle < c.l.lp.SessionTimeout) {
+	// An ended transport stays while it holds what its client has yet
+	// to receive (a GOODBYE, an ABORT) and the client is still polling.
+	pending := !c.ended || len(c.out) > 0
+	if c.polls > 0 || (pending && idle < c.l.lp.SessionTimeout) {
 		c.reaper.Reset(max(c.l.lp.SessionTimeout-idle, time.Millisecond))
 		c.mu.Unlock()
 		return
@@ -563,15 +573,12 @@ func (c *lpConn) receive(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.polls--
 		c.lastSeen = time.Now()
-		lingering := c.ended && len(c.out) == 0
-		c.mu.Unlock()
-		if lingering {
+		if c.ended && len(c.out) == 0 {
 			// All delivered after the session ended: what is left to
 			// wait for is the client's close.
-			c.mu.Lock()
-			c.reaper.Reset(closeLinger)
-			c.mu.Unlock()
+			c.lingerLocked()
 		}
+		c.mu.Unlock()
 	}()
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<10))
 	timer := time.NewTimer(c.l.lp.PollTimeout)
