@@ -285,6 +285,11 @@ func (s *store) kv(i int) jetstream.KeyValue {
 // leader cut off from its followers answers reads until it steps down.
 // It returns when the node stops, the buckets are gone, or the quorum
 // comes back after it was lost.
+// electionChecks is how many health checks in a row (a second apart) a
+// quorate node's writes may fail before it is unready: above NATS's
+// longest election timeout (9 s in nats-server's raft), with a margin.
+const electionChecks = 12
+
 func (s *store) checkHealth() int {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -323,11 +328,20 @@ func (s *store) checkHealth() int {
 		}
 		// One missed write is not a lost quorum: on saturated CPUs (60,000
 		// sessions closing at once) a write can miss its deadline. But the
-		// watches may have stalled meanwhile: they start again.
+		// watches may have stalled meanwhile: they start again. A node
+		// that hears a majority of the cluster is on the quorate side:
+		// its writes fail while JetStream elects a new leader for a
+		// stream whose leader died, and it stays ready through that
+		// (electionChecks), so that the loss of one node does not make
+		// its survivors unready too.
 		regained := err == nil && failed > 0
 		if err != nil {
 			failed++
-			if failed < 2 {
+			tolerate := 2
+			if s.n.quorate() {
+				tolerate = electionChecks
+			}
+			if failed < tolerate {
 				err = nil
 			}
 		} else {

@@ -67,6 +67,10 @@ type Node struct {
 	// a snapshot of it arrived in the current one (LinkErr).
 	linkGen uint64
 	gone    []goneNode // the last nodes taken for dead or gone, for Status and the directory
+	// size is the most nodes (by name, so that a restart is the same
+	// node) the cluster has had at once, less those that said goodbye
+	// since: the whole of which a majority must be reachable (quorate).
+	size int
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -777,6 +781,7 @@ func (n *Node) touch(id uint64, name string) (*peer, bool) {
 		p = &peer{name: name}
 		n.peers[id] = p
 		p.lastSeen = time.Now()
+		n.size = max(n.size, n.namesLocked())
 		// Every node heartbeats as it starts: the others are heard from
 		// within a round trip of the first.
 		time.AfterFunc(100*time.Millisecond, n.settle)
@@ -913,6 +918,37 @@ func (n *Node) waitSettled(ctx context.Context) {
 }
 
 // isLive reports whether id is another node known alive.
+// namesLocked counts this node and its live peers by name. n.mu must be
+// held.
+func (n *Node) namesLocked() int {
+	names := map[string]bool{n.cfg.Node: true}
+	for _, p := range n.peers {
+		names[p.name] = true
+	}
+	return len(names)
+}
+
+// reachWithin is how recently a peer must have been heard (its
+// heartbeats, or its answers to this node's pings every probeEvery) to
+// count as reachable.
+const reachWithin = 1500 * time.Millisecond
+
+// quorate reports whether this node hears from a majority of the cluster
+// (size) now. Then JetStream has a quorum on its side, and a write that
+// fails is an election under way (a stream leader died), which ends
+// within NATS's election timeout; on a minority side it fails for good.
+func (n *Node) quorate() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	names := map[string]bool{n.cfg.Node: true}
+	for _, p := range n.peers {
+		if time.Since(p.lastSeen) < reachWithin {
+			names[p.name] = true
+		}
+	}
+	return 2*len(names) > max(n.size, 1)
+}
+
 func (n *Node) isLive(id uint64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -209,6 +209,10 @@ func (n *Node) forgetLocked(id uint64, name string, left bool) {
 		n.gone = n.gone[1:]
 	}
 	n.gone = append(n.gone, goneNode{id, name, left})
+	if left && n.size > 1 {
+		// Leaving is a decision: the cluster is smaller now.
+		n.size--
+	}
 }
 
 // hasLeftLocked reports whether node id said goodbye. n.mu must be held.

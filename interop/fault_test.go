@@ -196,20 +196,8 @@ func faultShortStop(t *testing.T, bin string) {
 	r.startLoad()
 	defer r.stopLoad(t)
 	r.waitTraffic(t, 30)
-	pending := faultGo(r.probes[0], faultSlow, nil, faultBound+stopFor)
-	select {
-	case <-invoked:
-	case o := <-pending:
-		t.Fatalf("the call n1 -> %s (callee on n3) ended before the stop: %s", faultSlow, o.desc())
-	case <-time.After(faultBound):
-		t.Fatalf("the INVOCATION of %s (caller on n1) never reached its callee on n3 within %v", faultSlow, faultBound)
-	}
-	c.signal(t, victim, syscall.SIGSTOP)
-	stopAt := time.Now()
-	r.setRef(stopAt)
+	pending, stopAt := r.stopWithPendingCall(t, c, victim, invoked, releaseOnce, stopFor)
 	defer c.cont(t, victim)
-	releaseOnce() // the YIELD waits in the stopped node's socket
-	t.Logf("SIGSTOP n3 for %v under load, with a call n1 -> %s pending on its callee (%s)", stopFor, faultSlow, r.progress())
 	time.Sleep(stopFor)
 	c.cont(t, victim)
 	contAt := time.Now()
@@ -306,20 +294,8 @@ func faultLongStop(t *testing.T, bin string) {
 	r.startLoad()
 	defer r.stopLoad(t)
 	r.waitTraffic(t, 30)
-	pending := faultGo(r.probes[0], faultSlow, nil, faultBound+stopFor)
-	select {
-	case <-invoked:
-	case o := <-pending:
-		t.Fatalf("the call n1 -> %s (callee on n3) ended before the stop: %s", faultSlow, o.desc())
-	case <-time.After(faultBound):
-		t.Fatalf("the INVOCATION of %s (caller on n1) never reached its callee on n3 within %v", faultSlow, faultBound)
-	}
-	c.signal(t, victim, syscall.SIGSTOP)
-	stopAt := time.Now()
-	r.setRef(stopAt)
+	pending, stopAt := r.stopWithPendingCall(t, c, victim, invoked, releaseOnce, stopFor)
 	defer c.cont(t, victim)
-	releaseOnce() // the YIELD waits in the stopped node's socket
-	t.Logf("SIGSTOP n3 for %v under load, with a call n1 -> %s pending on its callee (%s)", stopFor, faultSlow, r.progress())
 
 	for i, w := range watches {
 		ok, _, last := faultEventually(stopFor, func() (bool, string) { return w.dead(), w.last() })
@@ -1349,6 +1325,28 @@ func (r *faultRig) addCallee(t *testing.T, i int) {
 		t.Fatalf("REGISTER %s (roundrobin) on %s: %v", faultShared, name, err)
 	}
 	r.callees = append(r.callees, &faultCallee{node: i, c: cl})
+}
+
+// stopWithPendingCall calls faultSlow from n1, waits until its callee on
+// n3 (victim) is invoked, then SIGSTOPs n3 and releases the callee, so
+// that its YIELD waits in the stopped node's socket. It returns the
+// pending call and the time of the stop (the rig's reference).
+func (r *faultRig) stopWithPendingCall(t *testing.T, c *faultCluster, victim int, invoked <-chan struct{}, release func(), stopFor time.Duration) (<-chan faultOutcome, time.Time) {
+	t.Helper()
+	pending := faultGo(r.probes[0], faultSlow, nil, faultBound+stopFor)
+	select {
+	case <-invoked:
+	case o := <-pending:
+		t.Fatalf("the call n1 -> %s (callee on n3) ended before the stop: %s", faultSlow, o.desc())
+	case <-time.After(faultBound):
+		t.Fatalf("the INVOCATION of %s (caller on n1) never reached its callee on n3 within %v", faultSlow, faultBound)
+	}
+	c.signal(t, victim, syscall.SIGSTOP)
+	stopAt := time.Now()
+	r.setRef(stopAt)
+	release()
+	t.Logf("SIGSTOP n3 for %v under load, with a call n1 -> %s pending on its callee (%s)", stopFor, faultSlow, r.progress())
+	return pending, stopAt
 }
 
 func (r *faultRig) setRef(at time.Time) {
