@@ -173,6 +173,10 @@ type Transport struct {
 	// (websocket only). Zero value: SetDefaults enables it at
 	// DefaultLongPollPath; LongPoll.Disabled turns it off.
 	LongPoll *LongPoll
+	// Compression configures permessage-deflate on this listener
+	// (websocket only). Zero value (nil): compression on, with the
+	// defaults documented on Compression.
+	Compression *Compression
 }
 
 // DefaultAllowedOrigins are the origins a websocket transport allows when

@@ -135,7 +135,7 @@ var (
 	topKeys       = []string{"log", "transports", "realms", "limits", "metrics", "cluster"}
 	logKeys       = []string{"level", "format", "debug_payloads"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
-		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge", "longpoll"}
+		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge", "longpoll", "compression"}
 	tlsKeys   = []string{"cert", "key", "client_ca", "client_auth"}
 	realmKeys = []string{"name", "strict_uris", "disclose_publisher", "disclose_caller", "retained_topics", "retained_bytes", "history",
 		"auth", "roles", "authorizer"}
@@ -655,6 +655,8 @@ func (d *decoder) transport(n ast.Node, path string) Transport {
 			t.Bridge = d.bridge(e)
 		case "longpoll":
 			t.LongPoll = d.longPoll(e)
+		case "compression":
+			t.Compression = d.compression(e)
 		default:
 			d.unknown(e, path, transportKeys)
 		}

@@ -167,6 +167,7 @@ func (v *validator) transport(t *Transport, path string) {
 	v.web(t, path)
 	v.bridge(t, path)
 	v.longPoll(t, path)
+	v.compression(t, path)
 }
 
 func (v *validator) tls(t *Transport, path string) {

@@ -188,6 +188,17 @@ func (r *Router) abortStartLocked() {
 }
 
 func (r *Router) transportConfig(tc config.Transport) transport.Config {
+	var z transport.Compression // nil: on, with the transport's defaults
+	if c := tc.Compression; c != nil {
+		z = transport.Compression{
+			Disabled:              c.Disabled,
+			Threshold:             c.Threshold,
+			ServerContextTakeover: c.ServerContextTakeover,
+			ClientContextTakeover: c.ClientContextTakeover,
+			ServerMaxWindowBits:   c.ServerMaxWindowBits,
+			ClientMaxWindowBits:   c.ClientMaxWindowBits,
+		}
+	}
 	return transport.Config{
 		Serializations: tc.Serializers,
 		MaxMessageSize: tc.MaxMessageSize,
@@ -198,6 +209,7 @@ func (r *Router) transportConfig(tc config.Transport) transport.Config {
 		// ServeRawSocket keeps its own count.
 		MaxConnsPerAddr: tc.MaxConnectionsPerAddress,
 		TrustedProxies:  tc.TrustedProxies,
+		Compression:     z,
 		Logger:          r.log,
 	}
 }

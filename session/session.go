@@ -74,10 +74,12 @@ const (
 )
 
 // entry is one queued frame. pooled frames were encoded for this session
-// alone and return to bufPool once written; shared EVENT frames do not.
+// alone and return to bufPool once written; shared EVENT frames do not,
+// and are what the writer marks shared for the transport
+// (transport.SharedWriter).
 type entry struct {
 	b  []byte
-	bp *[]byte // non-nil for pooled frames
+	bp *[]byte // non-nil for pooled frames; nil: a shared, immutable frame
 }
 
 // Session is one peer attached to the router.
@@ -120,8 +122,14 @@ type Session struct {
 	writers sync.WaitGroup
 	// spare and batch are the writer's reused slices; only the one
 	// running writer touches them.
-	spare   []entry
-	batch   [][]byte
+	spare []entry
+	batch [][]byte
+	// sw is conn when it is a transport.SharedWriter; the writer then
+	// marks the shared EVENT frames of each batch in shared (reused like
+	// batch), so that a compressing transport compresses each of them
+	// once for all its subscribers rather than once per session.
+	sw      transport.SharedWriter
+	shared  []bool
 	dropped atomic.Uint64
 	// stats is Config.Stats until the Joiner sets the realm's (SetStats).
 	stats Stats
@@ -152,6 +160,7 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		log:      cfg.Logger.With("remote", addrString(conn.RemoteAddr()), "transport", conn.Transport(), "serializer", ser.String()),
 		stats:    cfg.Stats,
 	}
+	s.sw, _ = conn.(transport.SharedWriter)
 	if s.codec == nil {
 		_ = conn.Close(transport.CloseProtocolError, "unsupported serializer")
 		return
@@ -489,7 +498,10 @@ func (s *Session) Send(m *wamp.Message) error {
 }
 
 // SendEvent queues an encoded EVENT that may be shared with other sessions
-// and must not be modified. On a full queue it follows the session's Policy.
+// and must not be modified, nor its memory reused for other bytes, ever:
+// the transport may keep its compressed form keyed by the frame's address
+// (transport.SharedWriter). On a full queue it follows the session's
+// Policy.
 func (s *Session) SendEvent(frame []byte) {
 	if s.maxWrite > 0 && len(frame) > s.maxWrite {
 		s.countDrop()
@@ -647,7 +659,7 @@ func (s *Session) writeLoop() {
 			}
 			s.writing = false
 			if cap(s.spare) > maxSpare {
-				s.spare, s.batch = nil, nil
+				s.spare, s.batch, s.shared = nil, nil, nil
 			}
 			s.mu.Unlock()
 			return
@@ -665,7 +677,17 @@ func (s *Session) writeLoop() {
 		for _, e := range ents {
 			batch = append(batch, e.b)
 		}
-		err := s.conn.WriteBatch(batch)
+		var err error
+		if s.sw != nil {
+			shared := s.shared[:0]
+			for _, e := range ents {
+				shared = append(shared, e.bp == nil)
+			}
+			err = s.sw.WriteBatchShared(batch, shared)
+			s.shared = shared
+		} else {
+			err = s.conn.WriteBatch(batch)
+		}
 		clear(batch)
 		s.batch = batch
 		for i, e := range ents {

@@ -73,6 +73,11 @@ type Config struct {
 	// TrustProxies reads those headers.
 	TrustedProxies []netip.Prefix
 
+	// Compression configures permessage-deflate (RFC 7692) on WebSocket
+	// connections whose client offers it. Zero value: on, with the
+	// defaults documented on Compression. RawSocket ignores it.
+	Compression Compression
+
 	// Logger receives handshake failures and peer misbehaviour.
 	// Zero value (nil): logs are discarded.
 	Logger *slog.Logger
@@ -104,5 +109,6 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Compression = c.Compression.withDefaults()
 	return c
 }

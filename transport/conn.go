@@ -34,7 +34,8 @@ type Conn interface {
 	// few system calls as it can, within the configured write timeout. A
 	// frame larger than MaxWrite fails the whole batch with ErrTooLarge
 	// before anything is written. After a failed write the stream may end
-	// mid-frame, so every later WriteBatch returns the same error.
+	// mid-frame, so every later WriteBatch returns the same error. Frames
+	// are taken as private to this connection (see SharedWriter).
 	WriteBatch(frames [][]byte) error
 
 	// MaxWrite is the largest message the peer accepts: for RawSocket the
@@ -55,6 +56,28 @@ type Conn interface {
 	// Transport returns "websocket" or "rawsocket", for logs and metrics.
 	Transport() string
 }
+
+// SharedWriter is implemented by the Conns of this package (an optional
+// interface, as io.WriterTo is to io.Writer, so that other Conns need not
+// have it). WriteBatchShared is WriteBatch for a batch some of whose frames
+// are shared: shared[i] reports that frames[i] is one slice handed to many
+// connections, immutable for good and never reused for other bytes (the
+// EVENTs that the broker encodes once for all subscribers). On a
+// WebSocket with permessage-deflate the connection may then reuse another
+// connection's compressed form of it, so that a publication is compressed
+// once rather than once per subscriber; every other frame is compressed
+// for this connection alone. Marking a frame shared that is later
+// rewritten (a pooled buffer) would send another message's bytes. shared
+// has one flag per frame; it is not retained.
+//
+// The marking comes from the caller because only it knows where its
+// frames come from, and a parallel slice that the caller reuses costs no
+// allocation, where wrapping each frame in a type of ours would.
+type SharedWriter interface {
+	WriteBatchShared(frames [][]byte, shared []bool) error
+}
+
+var _ SharedWriter = (*conn)(nil)
 
 // CloseCode is a WebSocket close status code (RFC 6455 section 7.4).
 // RawSocket has no close frame and ignores it.
@@ -131,6 +154,9 @@ type conn struct {
 	// proxy reported it (TrustProxies); RemoteAddr returns it instead of
 	// the proxy's. Set before the connection is handed to serve.
 	remote net.Addr
+	// deflate is the permessage-deflate state, nil when the handshake
+	// did not negotiate it. Set before the connection is handed to serve.
+	deflate *deflateState
 
 	// Reader state. rmu is held for the whole of Read: Read has one caller,
 	// but finish drains through the same code after serve returns.

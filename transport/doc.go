@@ -12,9 +12,12 @@
 //     connection's read buffer and is overwritten by the next Read, so the
 //     reader must finish with (or copy) a message before reading the next.
 //     Read answers pings and close frames itself.
-//   - One writer goroutine calls WriteBatch. Pongs, keepalive pings and
-//     close frames are written from other goroutines; a one-slot semaphore
-//     keeps every frame whole. WriteBatch does not retain the frames.
+//   - One writer goroutine calls WriteBatch (or WriteBatchShared, see
+//     SharedWriter). Pongs, keepalive pings and close frames are written
+//     from other goroutines; a one-slot semaphore keeps every frame whole.
+//     WriteBatch does not retain the frames; WriteBatchShared may keep a
+//     shared frame in the endpoint's cache of compressed frames, which is
+//     why a shared frame must never change.
 //   - Any goroutine may call Close, any number of times.
 //
 // Close sends the close frame (WebSocket), half-closes the stream and lets
@@ -31,7 +34,10 @@
 //
 // Between messages a connection holds its 4 KiB read buffer and at most a
 // 4 KiB message buffer; bigger message buffers and all write buffers come
-// from size-classed pools and go back as soon as they are used.
+// from size-classed pools and go back as soon as they are used. So do the
+// compressors and decompressors of permessage-deflate (deflate.go): with
+// the default settings a compressed connection holds no compression state
+// between messages but a 64-byte struct.
 //
 // Keepalive runs on a timer, not a goroutine: idle connections cost memory
 // only. It counts any input as a sign of life, and input is seen only while

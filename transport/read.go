@@ -42,6 +42,7 @@ func (c *conn) readLocked() ([]byte, error) {
 func (c *conn) readWS() ([]byte, error) {
 	c.rbuf = c.rbuf[:0]
 	state := ws.StateServerSide
+	compressed := false
 	for {
 		h, err := ws.ReadHeaderBuffer(&c.br, c.hdr[:])
 		if err != nil {
@@ -49,6 +50,16 @@ func (c *conn) readWS() ([]byte, error) {
 				return nil, c.violation(err)
 			}
 			return nil, c.readFailed(err)
+		}
+		if h.Rsv != 0 && c.deflate != nil {
+			// RFC 7692 6: RSV1 marks a compressed message, on its first
+			// frame only; RSV2 and RSV3 mean nothing here either. Without
+			// deflate CheckHeader refuses every reserved bit.
+			if h.Rsv != ws.Rsv(true, false, false) || h.OpCode.IsControl() || h.OpCode == ws.OpContinuation {
+				return nil, c.violation(fmt.Errorf("reserved bits %#x on a %v frame", h.Rsv, h.OpCode))
+			}
+			compressed = true
+			h.Rsv = 0
 		}
 		if err := ws.CheckHeader(h, state); err != nil {
 			return nil, c.violation(err)
@@ -68,7 +79,12 @@ func (c *conn) readWS() ([]byte, error) {
 			}
 			continue
 		}
-		if h.Length > int64(c.maxRead-len(c.rbuf)) {
+		limit := c.maxRead
+		if compressed {
+			// The inflated size is checked as it is produced.
+			limit = compressedMax(c.maxRead)
+		}
+		if h.Length > int64(limit-len(c.rbuf)) {
 			return nil, c.tooBig(int64(len(c.rbuf)) + h.Length)
 		}
 		start := len(c.rbuf)
@@ -84,7 +100,13 @@ func (c *conn) readWS() ([]byte, error) {
 			// After Close only the peer's close frame matters.
 			c.rbuf = c.rbuf[:0]
 			state = ws.StateServerSide
+			compressed = false
 			continue
+		}
+		if compressed {
+			if err := c.inflate(); err != nil {
+				return nil, err
+			}
 		}
 		return c.rbuf, nil
 	}

@@ -13,18 +13,26 @@ import (
 // WebSocketHandler returns the http.Handler for the WebSocket endpoint. It
 // answers a request that is not a WebSocket upgrade with 426, and one that
 // offers none of cfg.Serializations as subprotocol with 400 naming those it
-// speaks. Otherwise it upgrades (without permessage-deflate, which would
-// cost the router a compression per subscriber and defeat shared encoded
-// frames) and calls serve in the handler's goroutine. When serve returns the
-// connection is closed; serve must not use it afterwards.
+// speaks. Otherwise it upgrades, with permessage-deflate when the client
+// offers it and cfg.Compression allows it (deflate.go), and calls serve in
+// the handler's goroutine. When serve returns the connection is closed;
+// serve must not use it afterwards.
+//
+// Compression does not cost a compression per subscriber: the endpoint's
+// connections share the compressed form of each shared EVENT frame
+// (frameCache, SharedWriter).
 func WebSocketHandler(cfg Config, serve func(Conn)) http.Handler {
 	cfg = cfg.withDefaults()
 	names := make([]string, len(cfg.Serializations))
 	for i, s := range cfg.Serializations {
 		names[i] = s.Subprotocol()
 	}
-	return &wsHandler{cfg: cfg, serve: serve, offer: strings.Join(names, ", "),
+	h := &wsHandler{cfg: cfg, serve: serve, offer: strings.Join(names, ", "),
 		origins: compileOrigins(cfg.AllowedOrigins), limit: newAddrLimiter(cfg.MaxConnsPerAddr)}
+	if !cfg.Compression.Disabled {
+		h.frames = &frameCache{}
+	}
+	return h
 }
 
 type wsHandler struct {
@@ -33,6 +41,24 @@ type wsHandler struct {
 	offer   string // our subprotocols, for the 400 answer
 	origins originPolicy
 	limit   *addrLimiter
+	// frames holds the compressed shared frames of the endpoint's
+	// connections, both upgrade paths; nil with compression off.
+	frames *frameCache
+	// deflateAnswers are the fast path's Sec-WebSocket-Extensions answers.
+	deflateAnswers deflateResponses
+}
+
+// negotiateDeflate returns what a handshake with these
+// Sec-WebSocket-Extensions lines negotiates.
+func (h *wsHandler) negotiateDeflate(lines [][]byte) deflateParams {
+	return negotiateDeflate(&h.cfg.Compression, lines)
+}
+
+// setDeflate gives c the state that p negotiated.
+func (h *wsHandler) setDeflate(c *conn, p deflateParams) {
+	if p.on {
+		c.deflate = newDeflateState(p, &h.cfg.Compression, h.frames)
+	}
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +103,16 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Timeout:  h.cfg.HandshakeTimeout,
 		Protocol: func(p string) bool { return p == sub },
 	}
+	var zp deflateParams
+	if lines := r.Header.Values("Sec-WebSocket-Extensions"); len(lines) > 0 {
+		b := make([][]byte, len(lines))
+		for i, l := range lines {
+			b[i] = []byte(l)
+		}
+		if zp = h.negotiateDeflate(b); zp.on {
+			up.Header = http.Header{"Sec-Websocket-Extensions": {zp.response()}}
+		}
+	}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
 		// The upgrader has answered the client already.
@@ -94,6 +130,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(unwrapReplay(nc), true, ser, h.cfg.MaxMessageSize, 0, h.cfg, pending)
 	c.remote = forwardedAddr(r, nc)
+	h.setDeflate(c, zp)
 	// The session runs on a goroutine of its own and the handler returns:
 	// net/http's goroutine has grown a large stack serving the request,
 	// and its connection state (request, buffers) stays reachable for as

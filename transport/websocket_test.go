@@ -112,24 +112,6 @@ func testRejects(t *testing.T, start func(*testing.T, Config, func(Conn)) string
 	}
 }
 
-// permessage-deflate must not be negotiated even when the client asks.
-func TestWebSocketNoCompression(t *testing.T) {
-	url := startWS(t, Config{}, echo)
-	d := ws.Dialer{
-		Protocols: []string{"wamp.2.json"},
-		Header:    ws.HandshakeHeaderHTTP(http.Header{"Sec-Websocket-Extensions": {"permessage-deflate; client_max_window_bits"}}),
-		Timeout:   wait,
-	}
-	nc, _, hs, err := d.Dial(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if len(hs.Extensions) != 0 {
-		t.Fatalf("extensions negotiated: %v", hs.Extensions)
-	}
-}
-
 func TestWebSocketFragmented(t *testing.T) {
 	serve, peers := recorder()
 	url := startWS(t, Config{}, serve)

@@ -12,7 +12,17 @@ import (
 // maxIovecs bounds the iovecs of one writev (IOV_MAX on Linux).
 const maxIovecs = 1024
 
-func (c *conn) WriteBatch(frames [][]byte) error {
+func (c *conn) WriteBatch(frames [][]byte) error { return c.writeBatch(frames, nil) }
+
+func (c *conn) WriteBatchShared(frames [][]byte, shared []bool) error {
+	if len(shared) != len(frames) {
+		panic("transport: WriteBatchShared with one flag per frame expected")
+	}
+	return c.writeBatch(frames, shared)
+}
+
+// writeBatch is WriteBatch; shared, when not nil, marks the shared frames.
+func (c *conn) writeBatch(frames [][]byte, shared []bool) error {
 	if len(frames) == 0 {
 		return nil
 	}
@@ -35,9 +45,13 @@ func (c *conn) WriteBatch(frames [][]byte) error {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	}
 	for len(frames) > 0 {
-		n, need := c.fit(frames)
+		n, need := c.fit(frames, shared)
 		buf := getBuffer(need)
-		c.nb = c.layout(buf, frames[:n])
+		if c.deflate == nil {
+			c.nb = c.layout(buf, frames[:n])
+		} else {
+			c.nb = c.layoutDeflate(buf, frames[:n], shared)
+		}
 		_, err := c.nb.WriteTo(c.nc)
 		c.nb = nil
 		putBuffer(buf)
@@ -46,17 +60,20 @@ func (c *conn) WriteBatch(frames [][]byte) error {
 			return c.werr
 		}
 		frames = frames[n:]
+		if shared != nil {
+			shared = shared[n:]
+		}
 	}
 	return nil
 }
 
 // fit returns how many leading frames go into one pooled buffer and one
 // writev, and the buffer size they need. It is at least one.
-func (c *conn) fit(frames [][]byte) (n, need int) {
+func (c *conn) fit(frames [][]byte, shared []bool) (n, need int) {
 	iovs := 1
 	for i, f := range frames {
 		size := ws.MaxHeaderSize
-		if len(f) <= c.copyMax {
+		if len(f) <= c.copyMax || c.deflate != nil && c.deflate.inBuffer(f, shared != nil && shared[i]) {
 			size += len(f)
 		} else {
 			iovs += 2
@@ -88,6 +105,84 @@ func (c *conn) layout(buf *buffer, frames [][]byte) [][]byte {
 	}
 	buf.b, buf.iov = w, iov
 	return iov
+}
+
+// layoutDeflate is layout on a connection with permessage-deflate. A
+// frame compressed for this connection alone is deflated straight into
+// buf, behind room for the longest header its length could need; the
+// payload is moved back if the header turns out shorter. A shared frame's
+// compressed payload comes from the endpoint's cache and is copied or
+// referenced in place as an uncompressed frame of its length would be.
+func (c *conn) layoutDeflate(buf *buffer, frames [][]byte, shared []bool) [][]byte {
+	d := c.deflate
+	w, iov, seg := buf.b[:0], buf.iov[:0], 0
+	for i, f := range frames {
+		p, compressed := f, false
+		if len(f) >= d.threshold {
+			if !d.inBuffer(f, shared != nil && shared[i]) {
+				if z := d.cache.compressed(f, d.serverBits); z != nil {
+					p, compressed = z, true
+				}
+			} else {
+				start := len(w)
+				room := headerLen(len(f))
+				if out, ok := d.compress(w[:start+room], f); ok {
+					w = c.appendDataHeader(w[:start], len(out)-start-room, true)
+					w = append(w, out[start+room:]...) // memmove: the ranges may overlap
+					continue
+				}
+				w = w[:start]
+			}
+		}
+		w = c.appendDataHeader(w, len(p), compressed)
+		if len(f) <= c.copyMax {
+			w = append(w, p...)
+			continue
+		}
+		iov = append(iov, w[seg:], p)
+		seg = len(w)
+	}
+	if seg < len(w) {
+		iov = append(iov, w[seg:])
+	}
+	buf.b, buf.iov = w, iov
+	return iov
+}
+
+// inBuffer reports whether a frame of a batch is compressed into the
+// batch's buffer, rather than taken from the cache or sent as it is.
+// fit reserves its length in the buffer for it.
+func (d *deflateState) inBuffer(f []byte, shared bool) bool {
+	if len(f) < d.threshold {
+		return false
+	}
+	if shared && d.cache != nil {
+		// From the cache, or as it is when too big for the cache: never
+		// once per subscriber.
+		return false
+	}
+	return true
+}
+
+// headerLen is the length of a server frame header for an n-byte payload.
+func headerLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xffff:
+		return 4
+	}
+	return 10
+}
+
+// appendDataHeader appends a data frame header, with RSV1 set for a
+// compressed payload.
+func (c *conn) appendDataHeader(b []byte, n int, compressed bool) []byte {
+	b = c.appendHeader(b, kindData, n)
+	if compressed {
+		b[len(b)-headerLen(n)] |= 0x40
+	}
+	return b
 }
 
 func (c *conn) appendHeader(b []byte, kind frameKind, n int) []byte {

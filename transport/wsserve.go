@@ -125,7 +125,7 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 		_ = nc.Close()
 		return
 	}
-	ser, ok := w.fastPath(head)
+	ser, exts, ok := w.fastPath(head)
 	if ok && len(cfg.TrustedProxies) > 0 {
 		// The client is behind a proxy whose headers TrustProxies reads.
 		if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil && proxies(cfg.TrustedProxies).trusts(ap.Addr()) {
@@ -147,7 +147,13 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 		hl.deliver(&replayConn{Conn: nc, buf: bytes.Clone(p)})
 		return
 	}
-	if _, err := w.up[ser].Upgrade(&headRW{head: head, w: nc}); err != nil {
+	u := *w.up[ser]
+	zp := w.h.negotiateDeflate(exts)
+	if zp.on {
+		// Written with the success response only.
+		u.OnBeforeUpgrade = w.h.deflateAnswers.get(zp)
+	}
+	if _, err := u.Upgrade(&headRW{head: head, w: nc}); err != nil {
 		// The upgrader has answered the client already.
 		cfg.Logger.Info("transport: websocket upgrade failed", "remote", nc.RemoteAddr().String(), "err", err)
 		release()
@@ -162,6 +168,7 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 		pending = bytes.Clone(p[len(head):])
 	}
 	c := newConn(nc, true, ser, cfg.MaxMessageSize, 0, *cfg, pending)
+	w.h.setDeflate(c, zp)
 	defer release()
 	defer c.finish()
 	// The head reader goes back to the pool now, not when the session ends.
@@ -194,20 +201,21 @@ var errHeadTooLarge = errors.New("request head larger than the fast path's buffe
 
 // fastPath reports whether head is a WebSocket upgrade of the endpoint's
 // path that will be accepted: GET, the Upgrade header, an allowed origin
-// and a common subprotocol; and returns the serialization. Anything else,
+// and a common subprotocol; and returns the serialization and the
+// Sec-WebSocket-Extensions lines (slices of head). Anything else,
 // including what the upgrader would refuse, goes to net/http.
-func (w *WebSocket) fastPath(head []byte) (wamp.Serialization, bool) {
+func (w *WebSocket) fastPath(head []byte) (_ wamp.Serialization, exts [][]byte, _ bool) {
 	if head == nil {
-		return 0, false
+		return 0, nil, false
 	}
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	method, line, _ := bytes.Cut(line, []byte(" "))
 	uri, proto, _ := bytes.Cut(line, []byte(" "))
 	if string(method) != http.MethodGet || string(proto) != "HTTP/1.1" {
-		return 0, false
+		return 0, nil, false
 	}
 	if p, _, _ := bytes.Cut(uri, []byte("?")); string(p) != w.path {
-		return 0, false
+		return 0, nil, false
 	}
 	var upgrade bool
 	var origins []string
@@ -226,19 +234,21 @@ func (w *WebSocket) fastPath(head []byte) (wamp.Serialization, bool) {
 			origins = append(origins, string(v))
 		case bytes.EqualFold(k, []byte("Sec-WebSocket-Protocol")):
 			protocols = append(protocols, v)
+		case bytes.EqualFold(k, []byte("Sec-WebSocket-Extensions")):
+			exts = append(exts, v)
 		}
 	}
 	if !upgrade || !w.h.origins.allows(origins) {
-		return 0, false
+		return 0, nil, false
 	}
 	for _, s := range w.h.cfg.Serializations {
 		for _, line := range protocols {
 			if hasToken(string(line), s.Subprotocol(), false) {
-				return s, true
+				return s, exts, true
 			}
 		}
 	}
-	return 0, false
+	return 0, nil, false
 }
 
 // headRW feeds the upgrader the request head and no more, so that frames
