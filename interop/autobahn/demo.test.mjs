@@ -1,7 +1,8 @@
 // The demo in web/, in headless Chromium: two pages join, a chat message
 // typed in one appears in the other, an event published over HTTP
 // (POST /publish) appears in both, the backend's counter reaches both, and
-// a page calls the procedure the backend (examples/python) registers.
+// a page calls the procedure the backend (examples/python) registers; and
+// the WebSocket runs with permessage-deflate, as Chromium offers it.
 //
 // Run by interop/web_test.go, which starts the router (serving web/ on
 // the default config) and the backend. Environment:
@@ -44,9 +45,20 @@ test("demo in two browser pages", { timeout: 120000 }, async (t) => {
     page.on("console", (msg) => {
       if (msg.type() === "error") errors.push(`${name} console: ${msg.text()}`);
     });
+    // The WebSocket handshake as Chromium saw it (DevTools protocol):
+    // Chromium offers permessage-deflate, and the router takes it.
+    const cdp = await ctx.newCDPSession(page);
+    const handshakes = [];
+    cdp.on("Network.webSocketHandshakeResponseReceived", (e) => handshakes.push(e.response));
+    await cdp.send("Network.enable");
     const resp = await page.goto(base + "/");
     assert.equal(resp.status(), 200, "GET / status");
     await page.waitForSelector("body[data-ready=true]");
+    assert.equal(handshakes.length, 1, `${name}: WebSocket handshakes seen`);
+    const h = handshakes[0];
+    assert.equal(h.status, 101, `${name}: handshake status`);
+    const ext = Object.entries(h.headers).find(([k]) => k.toLowerCase() === "sec-websocket-extensions");
+    assert.ok(ext && ext[1].startsWith("permessage-deflate"), `${name}: Sec-WebSocket-Extensions ${JSON.stringify(h.headers)}`);
     return page;
   };
   const alice = await open("alice");
