@@ -239,22 +239,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if !slices.Contains(Scenarios, cfg.Scenario) {
 		return nil, fmt.Errorf("bench: unknown scenario %q (want one of %v)", cfg.Scenario, Scenarios)
 	}
-	r := &Report{
-		Scenario:   cfg.Scenario,
-		URL:        cfg.URL,
-		Serializer: cfg.Serialization.String(),
-		RouterPID:  cfg.RouterPID,
-	}
-	if r.RouterPID == 0 {
-		pid, err := FindPID(cfg.URL)
-		if err != nil {
-			r.Notes = append(r.Notes, "router CPU and memory not measured: "+err.Error())
-		}
-		r.RouterPID = pid
-	}
-	if cfg.PubURL != "" && cfg.PubURL != cfg.URL {
-		r.Notes = append(r.Notes, "publishers and callers at "+cfg.PubURL)
-	}
+	r := newReport(cfg, cfg.URL)
 	var err error
 	switch cfg.Scenario {
 	case "fanout", "pubsub":
@@ -312,8 +297,29 @@ func openAll(ctx context.Context, cfg *Config, n int, setup func(i int, c *clien
 
 // openAllAt is openAll on the router at url.
 func openAllAt(ctx context.Context, cfg *Config, url string, n int, setup func(i int, c *client.Conn) error) ([]*client.Conn, *Histogram, error) {
-	conns := make([]*client.Conn, n)
-	workers := min(cfg.Parallel, n)
+	conns, h, err := openParallel(ctx, n, cfg.Parallel, func(i int) (*client.Conn, error) {
+		c, err := joinAt(cfg, url)
+		if err == nil {
+			if err = setup(i, c); err != nil {
+				_ = c.Close()
+			}
+		}
+		return c, err
+	})
+	if err != nil {
+		closeAll(conns)
+		return nil, nil, err
+	}
+	return conns, h, nil
+}
+
+// openParallel opens n sessions of any kind with open, parallel at a
+// time, and returns them with how long each took. On the first error it
+// stops opening and returns what it opened so far (nil where nothing),
+// for the caller to close.
+func openParallel[S any](ctx context.Context, n, parallel int, open func(i int) (S, error)) ([]S, *Histogram, error) {
+	out := make([]S, n)
+	workers := max(min(parallel, n), 1)
 	hists := make([]*Histogram, workers)
 	var (
 		next    atomic.Int64
@@ -331,19 +337,14 @@ func openAllAt(ctx context.Context, cfg *Config, url string, n int, setup func(i
 					return
 				}
 				t0 := now()
-				c, err := joinAt(cfg, url)
-				if err == nil {
-					if err = setup(i, c); err != nil {
-						_ = c.Close()
-					}
-				}
+				s, err := open(i)
 				if err != nil {
 					errOnce.Do(func() { first = fmt.Errorf("session %d: %w", i, err) })
 					next.Store(int64(n))
 					return
 				}
 				h.Record(now() - t0)
-				conns[i] = c
+				out[i] = s
 			}
 		})
 	}
@@ -351,15 +352,11 @@ func openAllAt(ctx context.Context, cfg *Config, url string, n int, setup func(i
 	if first == nil {
 		first = ctx.Err()
 	}
-	if first != nil {
-		closeAll(conns)
-		return nil, nil, first
-	}
 	h := NewHistogram()
 	for _, w := range hists {
 		h.Merge(w)
 	}
-	return conns, h, nil
+	return out, h, first
 }
 
 func closeAll(conns []*client.Conn) {
@@ -524,5 +521,46 @@ func drain(ctx context.Context, d time.Duration, arrived, want func() int64) {
 		} else if time.Since(since) > d {
 			return
 		}
+	}
+}
+
+// newReport starts the report of a run of cfg against the router at url:
+// the router's process found by cfg.URL's port when cfg gives none.
+func newReport(cfg Config, url string) *Report {
+	r := &Report{
+		Scenario:   cfg.Scenario,
+		URL:        url,
+		Serializer: cfg.Serialization.String(),
+		RouterPID:  cfg.RouterPID,
+	}
+	if r.RouterPID == 0 {
+		pid, err := FindPID(cfg.URL)
+		if err != nil {
+			r.Notes = append(r.Notes, "router CPU and memory not measured: "+err.Error())
+		}
+		r.RouterPID = pid
+	}
+	if cfg.PubURL != "" && cfg.PubURL != cfg.URL {
+		r.Notes = append(r.Notes, "publishers and callers at "+cfg.PubURL)
+	}
+	return r
+}
+
+// settleMemory waits cfg.Settle (or until ctx ends), then sets r's memory
+// per session from the router's RSS before the n sessions opened.
+func settleMemory(ctx context.Context, cfg *Config, r *Report, before procSample, n int) {
+	t := time.NewTimer(cfg.Settle)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	after := sampleProc(r.RouterPID)
+	if cfg.Settled != nil {
+		cfg.Settled()
+	}
+	if before.ok && after.ok {
+		r.MemPerSession = float64(after.rssKiB-before.rssKiB) * 1024 / float64(n)
+		r.RouterRSSKiB, r.RouterHWMKiB = after.rssKiB, after.hwmKiB
 	}
 }

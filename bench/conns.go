@@ -57,20 +57,7 @@ func runConns(ctx context.Context, cfg *Config, r *Report) error {
 			}
 		})
 	}
-	t := time.NewTimer(cfg.Settle)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-	}
-	after := sampleProc(r.RouterPID)
-	if cfg.Settled != nil {
-		cfg.Settled()
-	}
-	if before.ok && after.ok {
-		r.MemPerSession = float64(after.rssKiB-before.rssKiB) * 1024 / float64(n)
-		r.RouterRSSKiB, r.RouterHWMKiB = after.rssKiB, after.hwmKiB
-	}
+	settleMemory(ctx, cfg, r, before, n)
 	if cfg.Topic != "" && cfg.Hold > 0 {
 		if cfg.Ready != nil {
 			fmt.Fprintf(cfg.Ready, "conns: %d sessions open, memory read; holding up to %v for an event on %s\n", n, cfg.Hold, cfg.Topic)

@@ -72,7 +72,11 @@ func (s *subscriber) handle(m *wamp.Message) {
 	if m.Type != wamp.EVENT {
 		return
 	}
-	t := s.conn.LastRead()
+	s.handleAt(m, s.conn.LastRead())
+}
+
+// handleAt counts EVENT m, read at t (now's clock).
+func (s *subscriber) handleAt(m *wamp.Message, t int64) {
 	seq, stamp, ok := parseArgs(s.ser, m.Args.Raw)
 	if !ok {
 		s.bad.Add(1)
@@ -101,6 +105,25 @@ func (s *subscriber) handle(m *wamp.Message) {
 	}
 }
 
+// newPubRun returns the run of cfg's publishers and the words of its
+// parameters for the report.
+func newPubRun(cfg *Config) (*pubRun, string) {
+	run := &pubRun{cfg: cfg, window: cfg.Rate <= 0}
+	var params string
+	if run.window {
+		params = fmt.Sprintf(" window=%d", cfg.Window)
+		// Refilling a few slots at a time batches the publisher's writes;
+		// the window stays at least 7/8 full.
+		run.refillMin = max(1, int64(cfg.Window)/8)
+	} else {
+		params = fmt.Sprintf(" rate=%g/s", cfg.Rate)
+	}
+	if cfg.Payload > 0 {
+		params += fmt.Sprintf(" payload=%d", cfg.Payload)
+	}
+	return run, params
+}
+
 func runPubSub(ctx context.Context, cfg *Config, r *Report) error {
 	nGroups, k := 1, cfg.Subscribers
 	if cfg.Scenario == "pubsub" {
@@ -109,18 +132,8 @@ func runPubSub(ctx context.Context, cfg *Config, r *Report) error {
 	} else {
 		r.Params = fmt.Sprintf("subscribers=%d", k)
 	}
-	run := &pubRun{cfg: cfg, window: cfg.Rate <= 0}
-	if run.window {
-		r.Params += fmt.Sprintf(" window=%d", cfg.Window)
-		// Refilling a few slots at a time batches the publisher's writes;
-		// the window stays at least 7/8 full.
-		run.refillMin = max(1, int64(cfg.Window)/8)
-	} else {
-		r.Params += fmt.Sprintf(" rate=%g/s", cfg.Rate)
-	}
-	if cfg.Payload > 0 {
-		r.Params += fmt.Sprintf(" payload=%d", cfg.Payload)
-	}
+	run, params := newPubRun(cfg)
+	r.Params += params
 	r.Unit = "events/s"
 
 	ring := 1 << bits.Len(uint(cfg.Window-1))

@@ -53,7 +53,7 @@ const (
 	lpOutboxBytes = 1 << 20
 	// lpInbox bounds the sends queued ahead of the session's reader; a
 	// send beyond it waits (the client's request stays open).
-	lpInbox = 64
+	lpInbox = 8
 	// lpOpenBody bounds the body of open, a small JSON object.
 	lpOpenBody = 4 << 10
 	// lpIDBytes is the size of a transport ID: unguessable, as it is the

@@ -1,7 +1,7 @@
 // Command switchboard-bench generates WAMP load against a router and
 // reports throughput, latency, losses and the CPU and memory of both sides.
 //
-//	switchboard-bench SCENARIO [flags]     run fanout, pubsub, rpc, conns, churn or register
+//	switchboard-bench SCENARIO [flags]     run fanout, pubsub, rpc, conns, churn, register or longpoll
 //	switchboard-bench publish [flags]      publish one stamped event (conns -topic)
 //	switchboard-bench stub [flags]         run the forwarding stub (the generator's ceiling)
 //	switchboard-bench summarize [-md] FILE...  medians and ratios of -json lines
@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -56,6 +57,12 @@ Scenarios:
 	churn    -parallel L loops of connect, join, subscribe, leave
 	register one session registers, then unregisters, -count N procedures;
 	         REGISTER round trips
+	longpoll WAMP over HTTP long-poll (-lp-url, default http://HOST:PORT/lp of -url),
+	         wamp.2.SER.batched (-unbatched: wamp.2.SER, one message per receive);
+	         -mode events: 1 WebSocket publisher, 1 long-poll subscriber;
+	         events/s, receives/s, events per receive
+	         -mode sessions: hold -sessions N, each with a receive pending;
+	         router memory per session, then one event to all (within -hold, 10s)
 
 -pub-url U puts publishers and callers on another router than -url
 (across two nodes of a cluster).
@@ -82,10 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	for _, s := range bench.Scenarios {
-		if cmd == s {
-			return scenarioCmd(cmd, args, stdout, stderr)
-		}
+	if cmd == "longpoll" || slices.Contains(bench.Scenarios, cmd) {
+		return scenarioCmd(cmd, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "switchboard-bench: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -120,6 +125,10 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Stall, "stall", 2*time.Second, "end a run whose window stays full this long")
 	fs.IntVar(&cfg.RouterPID, "pid", 0, "router process id (0: find it by the URL's port, -1: none)")
 	fs.IntVar(&cfg.ReadBufferSize, "rbuf", 0, "read buffer per session in bytes (0: 32 KiB, conns 4 KiB)")
+	var lp bench.LongPollConfig
+	fs.StringVar(&lp.URL, "lp-url", "", "longpoll: `URL` of the long-poll endpoint (default http://HOST:PORT/lp of -url)")
+	fs.BoolVar(&lp.Unbatched, "unbatched", false, "longpoll: speak wamp.2.SER, one message per receive (AutobahnJS), not wamp.2.SER.batched")
+	fs.StringVar(&lp.Mode, "mode", bench.LongPollEvents, "longpoll: "+bench.LongPollEvents+" (events/s to one long-poll subscriber) or "+bench.LongPollSessions+" (-sessions N held, memory per session)")
 	jsonOut := fs.Bool("json", false, "print one JSON line instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write the generator's CPU profile to `FILE`")
 	var rep bench.Report
@@ -142,6 +151,10 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Serialization = s
+	if name == "longpoll" && lp.Mode != bench.LongPollEvents && lp.Mode != bench.LongPollSessions {
+		fmt.Fprintf(stderr, "switchboard-bench %s: unknown mode %q (want %s or %s)\n", name, lp.Mode, bench.LongPollEvents, bench.LongPollSessions)
+		return 2
+	}
 
 	cfg.Ready = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -160,22 +173,41 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 			_ = f.Close()
 		}()
 	}
-	r, err := bench.Run(ctx, cfg)
+	var (
+		r   *bench.Report
+		out any // what -json prints
+		lpr *bench.LongPollReport
+		err error
+	)
+	if name == "longpoll" {
+		if lpr, err = bench.RunLongPoll(ctx, cfg, lp); err == nil {
+			r, out = &lpr.Report, lpr
+		}
+	} else if r, err = bench.Run(ctx, cfg); err == nil {
+		out = r
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "switchboard-bench %s: %v\n", name, err)
 		return 1
 	}
 	r.Label, r.Router, r.Target = rep.Label, rep.Router, rep.Target
 	if *jsonOut {
-		b, _ := json.Marshal(r)
+		b, _ := json.Marshal(out)
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	printReport(stdout, r)
+	var extra []string
+	if lpr != nil && lp.Mode == bench.LongPollEvents {
+		extra = append(extra, fmt.Sprintf("long-poll\t%s\t%.0f receives/s, %.1f events per receive (%d receives with messages, %d empty)",
+			lpr.Protocol, lpr.ReceiveRate, lpr.EventsPerReceive, lpr.Receives, lpr.EmptyReceives))
+	}
+	printReport(stdout, r, extra...)
 	return 0
 }
 
-func printReport(w io.Writer, r *bench.Report) {
+// printReport prints r as a table; extra rows (tab-separated cells) go
+// after its figures, before its notes.
+func printReport(w io.Writer, r *bench.Report, extra ...string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	unit := strings.TrimSuffix(r.Unit, "/s")
 	fmt.Fprintf(tw, "scenario\t%s %s\t%s %s\n", r.Scenario, r.Params, r.URL, r.Serializer)
@@ -192,6 +224,9 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "memory\t%.1f KiB per session\t\n", r.MemPerSession/1024)
 	}
 	fmt.Fprintf(tw, "generator\tcpu %.1f%%\tothers on the machine %.1f%%\n", r.GenCPU, r.OtherCPU)
+	for _, row := range extra {
+		fmt.Fprintln(tw, row)
+	}
 	if r.Stalled {
 		fmt.Fprintf(tw, "STALLED\t\t\n")
 	}

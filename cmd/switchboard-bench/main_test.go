@@ -32,6 +32,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"fanout", "-nosuchflag"}, 2},
 		{[]string{"fanout", "stray"}, 2},
 		{[]string{"fanout", "-url", "ws://127.0.0.1:1/ws", "-pid", "-1"}, 1},
+		{[]string{"longpoll", "-mode", "nosuch"}, 2},
+		{[]string{"longpoll", "-url", "tcp://127.0.0.1:1", "-pid", "-1"}, 1},
 		{[]string{"summarize"}, 1},
 	} {
 		var out, errb bytes.Buffer
@@ -76,6 +78,36 @@ func TestScenarioJSONAndSummarize(t *testing.T) {
 		t.Fatalf("fanout exited %d: %s", code, errb.String())
 	}
 	for _, want := range []string{"throughput", "events/s", "latency", "generator"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestLongPoll runs both modes of longpoll against an in-process router:
+// events with -json (the long-poll figures among the report's), sessions
+// as a table.
+func TestLongPoll(t *testing.T) {
+	r := routertest.Run(t, nil)
+	var out, errb bytes.Buffer
+	if code := run([]string{"longpoll", "-url", r.URL("websocket"), "-d", "100ms", "-pid", "-1", "-json", "-label", "lp"}, &out, &errb); code != 0 {
+		t.Fatalf("longpoll exited %d: %s", code, errb.String())
+	}
+	var rep bench.LongPollReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("-json output %q: %v", out.String(), err)
+	}
+	if rep.Label != "lp" || rep.Scenario != "longpoll" || rep.Protocol != "wamp.2.json.batched" || rep.Throughput <= 0 || rep.ReceiveRate <= 0 || rep.Lost != 0 {
+		t.Errorf("report %+v: want the label, batched json, events and receives, none lost", rep)
+	}
+
+	out.Reset()
+	code := run([]string{"longpoll", "-url", r.URL("websocket"), "-mode", "sessions", "-sessions", "20", "-unbatched",
+		"-settle", "10ms", "-pid", "-1"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("longpoll -mode sessions exited %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"sessions/s", "unbatched", "20 of 20 sessions received it"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
