@@ -37,6 +37,10 @@ type Identity struct {
 	AuthProvider string
 	// AuthExtra is WELCOME.Details.authextra; nil for none.
 	AuthExtra wamp.Dict
+	// Expires, when not zero, is when the session must end because its
+	// credentials do (a JWT ticket's exp with expire_sessions): the realm
+	// then closes it with GOODBYE switchboard.close.token_expired.
+	Expires time.Time
 }
 
 // Transport describes the connection a HELLO came on.

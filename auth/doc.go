@@ -3,7 +3,9 @@
 // Authentication: a realm has a Set of Authenticators, one per configured
 // method (anonymous, ticket, wampcra, cryptosign, tls), each static (its
 // principals come from the config) or dynamic (a procedure registered by a
-// backend is called for each HELLO, through the Caller seam). Set picks the
+// backend is called for each HELLO, through the Caller seam); a ticket
+// method may instead verify its tickets as JWTs (jwt.go, jwtkey.go), each
+// key taking only the algorithms of its type. Set picks the
 // first method, in the realm's order, that the client offered in
 // HELLO.Details.authmethods and that can take the HELLO; the method sends
 // CHALLENGE and reads AUTHENTICATE through the Challenger the session gives
@@ -24,10 +26,11 @@
 // and the dealer reach it through the small interfaces it declares
 // (Challenger, Caller).
 //
-// Concurrency: Set, Limiter, Static, DynamicAuthorizer and Chain are safe for
-// concurrent use once built. Authenticate runs on the joining session's
-// reader goroutine and may block (on the peer, a dynamic authenticator, or
-// the Limiter's delay) for at most the context's lifetime. Authorize runs on
-// the reader goroutine of the session whose message it checks; the static
-// authorizer never blocks, the dynamic one blocks for at most its timeout.
+// Concurrency: Set, Limiter, Static, DynamicAuthorizer, Chain and
+// JWTVerifier are safe for concurrent use once built. Authenticate runs on
+// the joining session's reader goroutine and may block (on the peer, a
+// dynamic authenticator, or the Limiter's delay) for at most the context's
+// lifetime. Authorize runs on the reader goroutine of the session whose
+// message it checks; the static authorizer never blocks, the dynamic one
+// blocks for at most its timeout.
 package auth

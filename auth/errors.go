@@ -37,6 +37,12 @@ var (
 	ErrBadSecret = errors.New("bad secret")
 	// ErrBadPermission: a permission or role is malformed.
 	ErrBadPermission = errors.New("bad permission")
+	// ErrInvalidToken: a JWT ticket failed a check (its signature, exp,
+	// issuer, ...); the message names the check, never the key.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrBadKey: a JWT verification key (HMAC secret, PEM or JWKS) is
+	// unusable.
+	ErrBadKey = errors.New("bad key")
 )
 
 // passThrough are the URIs a dynamic authenticator or authorizer may answer

@@ -72,10 +72,12 @@ func staticIndex(method string, ps []Principal, check func(*Principal) error) (m
 // Ticket is the ticket method (advanced/authentication_ticket.md): the
 // client sends a shared secret in AUTHENTICATE. Static principals are
 // looked up by authid; a dynamic authenticator gets the ticket in
-// details.ticket and answers with the principal.
+// details.ticket and answers with the principal; a JWT ticket (jwt.go) is
+// verified as a token that names the principal.
 type Ticket struct {
 	static  map[string]*Principal
 	dynamic *Dynamic
+	jwt     *JWTVerifier
 }
 
 // NewTicket returns a ticket method over static principals, or (dyn not
@@ -95,7 +97,7 @@ func (*Ticket) Method() string { return MethodTicket }
 
 // Accepts implements Authenticator.
 func (t *Ticket) Accepts(req *Request) bool {
-	return t.dynamic != nil || t.static[req.AuthID()] != nil
+	return t.dynamic != nil || t.jwt != nil || t.static[req.AuthID()] != nil
 }
 
 // Authenticate implements Authenticator.
@@ -103,6 +105,9 @@ func (t *Ticket) Authenticate(ctx context.Context, req *Request, ch Challenger) 
 	ticket, _, err := ch.Challenge(MethodTicket, wamp.Dict{})
 	if err != nil {
 		return Identity{}, err
+	}
+	if t.jwt != nil {
+		return t.jwt.Verify(ticket, req.Realm, req.AuthID())
 	}
 	if t.dynamic != nil {
 		p, err := t.dynamic.authenticate(ctx, req, MethodTicket, wamp.Dict{"ticket": ticket})

@@ -32,10 +32,13 @@ type AuthMethod struct {
 	// value: "anonymous".
 	Role string
 	// Principals are the identities a static method knows. Not for
-	// anonymous; exclusive with Dynamic.
+	// anonymous; exclusive with Dynamic and JWT.
 	Principals []Principal
 	// Dynamic asks a procedure instead of a list of principals.
 	Dynamic *Dynamic
+	// JWT verifies tickets as JSON Web Tokens instead (ticket only; see
+	// jwt.go).
+	JWT *JWT
 }
 
 // Principal is one identity of a static method.
@@ -133,7 +136,7 @@ type Permission struct {
 var Actions = []string{"call", "register", "publish", "subscribe"}
 
 var (
-	authMethodKeys = []string{"method", "role", "principals", "dynamic"}
+	authMethodKeys = []string{"method", "role", "principals", "dynamic", "jwt"}
 	principalKeys  = []string{"authid", "role", "ticket", "secret", "salt", "iterations", "keylen", "pubkeys", "fingerprints"}
 	secretKeys     = []string{"bcrypt", "argon2id", "env", "file"}
 	dynamicKeys    = []string{"realm", "procedure", "timeout", "cache"}
@@ -160,6 +163,8 @@ func (d *decoder) authMethods(me entry) []AuthMethod {
 				ms[i].Principals = d.principals(e)
 			case "dynamic":
 				ms[i].Dynamic = d.dynamic(e, false)
+			case "jwt":
+				ms[i].JWT = d.jwt(e)
 			default:
 				d.unknown(e, path, authMethodKeys)
 			}
@@ -367,8 +372,8 @@ func ParseFingerprint(s string) ([]byte, error) {
 func (v *validator) authRealm(i int, r *Realm, realms map[wamp.URI]bool) {
 	base := fmt.Sprintf("realms[%d]", i)
 	type kind struct {
-		method  string
-		dynamic bool
+		method       string
+		dynamic, jwt bool
 	}
 	seen := map[kind]string{}
 	for j := range r.Auth {
@@ -382,15 +387,15 @@ func (v *validator) authRealm(i int, r *Realm, realms map[wamp.URI]bool) {
 			}
 			continue
 		}
-		k := kind{m.Method, m.Dynamic != nil}
+		k := kind{m.Method, m.Dynamic != nil, m.JWT != nil}
 		if first, dup := seen[k]; dup {
 			v.failf(path, ErrAuth, "%s is listed twice (%s)", m.Method, v.first(first))
 		}
 		seen[k] = path
 		if m.Method == auth.MethodAnonymous {
 			switch {
-			case m.Principals != nil || m.Dynamic != nil:
-				v.failf(path, ErrNotAllowed, "anonymous takes a role only, no principals or dynamic")
+			case m.Principals != nil || m.Dynamic != nil || m.JWT != nil:
+				v.failf(path, ErrNotAllowed, "anonymous takes a role only, no principals, dynamic or jwt")
 			case m.Role != "" && r.Roles != nil && r.Authorizer == nil && !r.HasRole(m.Role):
 				v.failf(path+".role", ErrRole, "role %q is not in %s.roles", m.Role, base)
 			case m.Role == "" && r.Roles != nil && r.Authorizer == nil && !r.HasRole("anonymous"):
@@ -399,13 +404,23 @@ func (v *validator) authRealm(i int, r *Realm, realms map[wamp.URI]bool) {
 			continue
 		}
 		if m.Role != "" {
-			v.failf(path+".role", ErrNotAllowed, "role is for anonymous; give each principal its role")
+			hint := "give each principal its role"
+			if m.JWT != nil {
+				hint = "for tokens without a role claim, set jwt.role"
+			}
+			v.failf(path+".role", ErrNotAllowed, "role is for anonymous; %s", hint)
+		}
+		if m.JWT != nil {
+			v.jwtMethod(path, m, r, base)
+			continue
 		}
 		switch {
 		case m.Dynamic != nil && m.Principals != nil:
 			v.failf(path, ErrAuth, "give principals or dynamic, not both (list the method twice for both)")
 		case m.Dynamic != nil:
 			v.dynamic(path+".dynamic", m.Dynamic, realms)
+		case len(m.Principals) == 0 && m.Method == auth.MethodTicket:
+			v.failf(path, ErrAuth, "%s needs principals or dynamic (or jwt)", m.Method)
 		case len(m.Principals) == 0:
 			v.failf(path, ErrAuth, "%s needs principals or dynamic", m.Method)
 		default:

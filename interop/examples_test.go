@@ -19,8 +19,9 @@ import (
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 )
 
-// lookDjango finds a Python 3 that imports Django: $SWITCHBOARD_PYTHON,
-// Debian's /usr/bin/python3 (python3-django), or python3 on PATH.
+// lookDjango finds a Python 3 that imports Django and PyJWT (the example
+// signs its users' tokens with it): $SWITCHBOARD_PYTHON, Debian's
+// /usr/bin/python3 (python3-django, python3-jwt), or python3 on PATH.
 func lookDjango(t *testing.T) string {
 	t.Helper()
 	cands := []string{os.Getenv("SWITCHBOARD_PYTHON"), "/usr/bin/python3"}
@@ -28,15 +29,15 @@ func lookDjango(t *testing.T) string {
 		cands = append(cands, p)
 	}
 	for _, p := range cands {
-		if p != "" && exec.Command(p, "-c", "import django").Run() == nil {
+		if p != "" && exec.Command(p, "-c", "import django, jwt").Run() == nil {
 			return p
 		}
 	}
-	const install = "install Django (apt install python3-django) or set SWITCHBOARD_PYTHON"
+	const install = "install Django and PyJWT (apt install python3-django python3-jwt) or set SWITCHBOARD_PYTHON"
 	if os.Getenv("CI") == "" {
-		t.Skipf("no python3 that imports django; %s", install)
+		t.Skipf("no python3 that imports django and jwt; %s", install)
 	}
-	t.Fatalf("no python3 that imports django in CI: %s", install)
+	t.Fatalf("no python3 that imports django and jwt in CI: %s", install)
 	return ""
 }
 
@@ -53,6 +54,7 @@ func TestDjangoExample(t *testing.T) {
 	dir := filepath.Join(root, "examples", "django")
 	const secret = "django-test-secret"
 	t.Setenv("DJANGO_BRIDGE_SECRET", secret)
+	t.Setenv("DJANGO_JWT_SECRET", "django-test-jwt-secret-of-32-bytes-or-more") // the users' tokens (TestDjangoJWT)
 
 	tmp := t.TempDir()
 	wsAddr, rsAddr := freeAddr(t), freeAddr(t)

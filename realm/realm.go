@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/broker"
@@ -80,6 +81,11 @@ type member struct {
 	// quiet: the session leaves without meta or testament events
 	// (wamp.session.kill_all); guarded by Realm.mu.
 	quiet bool
+	// expires is when the session's credentials expire (zero: never);
+	// expiry closes it then. Both are set at attach and join, on the
+	// session's reader goroutine, and read by Leave, under Realm.mu.
+	expires time.Time
+	expiry  *time.Timer
 }
 
 // New returns an empty realm with the meta API registered.
@@ -188,7 +194,7 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	r.sessions[id] = &member{s: s}
+	r.sessions[id] = &member{s: s, expires: who.Expires}
 	r.mu.Unlock()
 	welcome := wamp.Dict{
 		"realm":        string(r.name),
@@ -224,6 +230,7 @@ func (r *Realm) emit(topic wamp.URI, args func() wamp.Payload) {
 // queued, so that nothing a watcher does about it reaches the session
 // first.
 func (r *Realm) Joined(s *session.Session) {
+	r.expireAt(s)
 	r.emit(wamp.MetaSessionOnJoin, func() wamp.Payload { return wamp.List(sessionDetails(s)) })
 	if r.link != nil {
 		r.link.Joined(s)
@@ -291,6 +298,9 @@ func (r *Realm) Leave(s *session.Session) {
 	r.mu.Lock()
 	m := r.sessions[s.ID]
 	delete(r.sessions, s.ID)
+	if m != nil && m.expiry != nil {
+		m.expiry.Stop()
+	}
 	r.mu.Unlock()
 	if r.link != nil && m != nil {
 		r.link.Left(s.ID)
@@ -304,6 +314,24 @@ func (r *Realm) Leave(s *session.Session) {
 		}
 	}
 	r.emit(wamp.MetaSessionOnLeave, func() wamp.Payload { return wamp.List(uint64(s.ID), s.AuthID, s.AuthRole) })
+}
+
+// expireAt starts the timer that closes s when its credentials expire
+// (auth.Identity.Expires), once its WELCOME is queued: a GOODBYE must not
+// overtake it. A session whose token expired during its handshake goes at
+// once. Leave stops the timer.
+func (r *Realm) expireAt(s *session.Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.sessions[s.ID]
+	if m == nil || m.expires.IsZero() {
+		return
+	}
+	at := m.expires
+	m.expiry = time.AfterFunc(time.Until(at), func() {
+		r.log.Info("session closed: its token expired", "session", uint64(s.ID), "authid", s.AuthID, "expired", at)
+		s.Goodbye(wamp.CloseTokenExpired, "the token this session joined with expired at "+at.UTC().Format(time.RFC3339))
+	})
 }
 
 // Shutdown refuses new sessions and says GOODBYE to every attached one.

@@ -85,6 +85,18 @@ func (r *Router) buildAuth(rc *config.Realm, lim *auth.Limiter) (*auth.Set, auth
 }
 
 func (r *Router) authenticator(m *config.AuthMethod, realm wamp.URI) (auth.Authenticator, error) {
+	if m.JWT != nil {
+		if m.Method != auth.MethodTicket {
+			return nil, fmt.Errorf("jwt is for the ticket method only")
+		}
+		// The keys are read here, so that a reload rereads the secret,
+		// PEM or JWKS files.
+		c, err := m.JWT.AuthConfig()
+		if err != nil {
+			return nil, fmt.Errorf("jwt: %w", err)
+		}
+		return auth.NewJWTTicket(c)
+	}
 	var dyn *auth.Dynamic
 	if d := m.Dynamic; d != nil {
 		dyn = &auth.Dynamic{Caller: realmCaller{r, dynamicRealm(d, realm)}, Procedure: d.Procedure, Timeout: d.Timeout}

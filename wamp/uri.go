@@ -31,6 +31,15 @@ const (
 	ErrFeatureNotSupported    URI = "wamp.error.feature_not_supported"
 	CloseKilled               URI = "wamp.close.killed"
 	CloseSlowConsumer         URI = "wamp.close.slow_consumer"
+	// CloseTokenExpired is the GOODBYE reason of a session closed because
+	// the token it joined with expired (a JWT ticket with
+	// expire_sessions). Not in the specification, which has no expiring
+	// credentials, so in the router's own namespace (as
+	// switchboard.error.cluster_unavailable) rather than in wamp.*, which
+	// the specification reserves. A client that wants to stay joins again
+	// with a fresh token, as a Centrifugo client reconnects after its
+	// "expired" disconnect.
+	CloseTokenExpired URI = "switchboard.close.token_expired"
 )
 
 // Match policies of pattern-based subscriptions and registrations.
