@@ -89,6 +89,12 @@ type Config struct {
 	// ClientAddr returns the address a request comes from, for
 	// UnsignedLoopback. Nil means the connection's remote address.
 	ClientAddr func(*http.Request) netip.Addr
+	// TrustsProxies tells that the listener trusts reverse proxies
+	// (transport.TrustProxies), which then put the client's address in
+	// the request. Without, a loopback request that names another client
+	// in forwarding headers came through a proxy on this machine and is
+	// not taken for local (UnsignedLoopback).
+	TrustsProxies bool
 	// Client posts the HTTP subscribers' events. Nil means a client that
 	// follows no redirects.
 	Client *http.Client
@@ -107,6 +113,9 @@ type Bridge struct {
 	json   codec.Codec
 
 	anon *slot
+	// forwardedOnce logs the first unsigned loopback request refused for
+	// its forwarding headers (the misconfiguration shows once).
+	forwardedOnce sync.Once
 	// subSlot is the HTTP subscribers' session, apart from anon: a
 	// publication excludes its publisher by default, and what the bridge
 	// publishes must reach its HTTP subscribers too.
@@ -638,11 +647,25 @@ func (b *Bridge) authenticate(r *http.Request, body []byte) (*Peer, *problem) {
 		return b.anon.peer(), nil
 	case UnsignedLoopback:
 		if b.clientAddr(r).IsLoopback() {
+			if !b.cfg.TrustsProxies && forwarded(r) {
+				// A proxy on this machine passes everyone's requests
+				// from loopback: unsigned, the whole world would publish.
+				b.forwardedOnce.Do(func() {
+					b.log.Warn("bridge: unsigned request from loopback with forwarding headers refused: a reverse proxy on this machine? set trusted_proxies on the listener", "remote", r.RemoteAddr)
+				})
+				return nil, refuse(http.StatusForbidden, ErrSignatureRequired, "an unsigned request from this machine that carries X-Forwarded-For, X-Real-IP or Forwarded came through a proxy, so it is not proven local: set trusted_proxies on the listener (docs/deploy.md), or sign the request")
+			}
 			return b.anon.peer(), nil
 		}
 		return nil, refuse(http.StatusUnauthorized, ErrSignatureRequired, "unsigned requests are accepted from this machine only: sign the request (key, timestamp, seq, nonce, signature)")
 	}
 	return nil, refuse(http.StatusUnauthorized, ErrSignatureRequired, "the request must be signed (key, timestamp, seq, nonce, signature)")
+}
+
+// forwarded reports whether r carries a proxy's forwarding headers.
+func forwarded(r *http.Request) bool {
+	h := r.Header
+	return h.Get("X-Forwarded-For") != "" || h.Get("X-Real-IP") != "" || h.Get("Forwarded") != ""
 }
 
 func (b *Bridge) clientAddr(r *http.Request) netip.Addr {

@@ -40,6 +40,7 @@ func (r *Router) mountBridgeLocked(mux *http.ServeMux, tc config.Transport) erro
 		TimestampWindow: bc.TimestampWindow,
 		MaxNonces:       bc.MaxNonces,
 		CallTimeout:     bc.CallTimeout,
+		TrustsProxies:   len(tc.TrustedProxies) > 0,
 		Logger:          r.log,
 		Join:            r.joinBridge,
 	}
