@@ -72,6 +72,10 @@ type Config struct {
 	// router's memory is read until every session has received an event
 	// on Topic, or for at most this long. Default 0: no wait.
 	Hold time.Duration
+	// Events, for conns with Topic and Hold, is how many events on Topic
+	// to wait for: the hold ends once every session has received this
+	// many, or after Hold. Default 1.
+	Events int
 	// Ready, when set, is written to (one line) once conns has read the
 	// router's memory and starts to hold: the moment to publish on Topic.
 	Ready io.Writer
@@ -136,6 +140,7 @@ func (c *Config) defaults() {
 	def(&c.Callers, 8)
 	def(&c.InFlight, 4)
 	def(&c.Sessions, 1000)
+	def(&c.Events, 1)
 	def(&c.Parallel, 16)
 	def(&c.Window, 64)
 	defDur := func(p *time.Duration, v time.Duration) {
@@ -217,7 +222,20 @@ type Report struct {
 	BroadcastReceived int64   `json:"broadcast_received,omitempty"`
 	BroadcastFirstMs  float64 `json:"broadcast_first_ms,omitempty"`
 	BroadcastLastMs   float64 `json:"broadcast_last_ms,omitempty"`
-	GenCPU            float64 `json:"gen_cpu"`
+	// BroadcastEvents has the same figures for each of the Config.Events
+	// events on Config.Topic (conns), in the order each session received
+	// them; the first is the one above.
+	BroadcastEvents []BroadcastEvent `json:"broadcast_events,omitempty"`
+	// BroadcastSeconds is the hold, from the memory read to the last
+	// session's last event (or the end of Hold); BroadcastRouterCPUPerEvent
+	// and BroadcastRouterSyscallsPerEvent are the router's CPU
+	// microseconds and system calls in it per event received. The hold's
+	// idle time before and between the events is in them, and with a
+	// cluster so is the node's share of forwarding.
+	BroadcastSeconds                float64 `json:"broadcast_seconds,omitempty"`
+	BroadcastRouterCPUPerEvent      float64 `json:"broadcast_router_cpu_us_per_event,omitempty"`
+	BroadcastRouterSyscallsPerEvent float64 `json:"broadcast_router_syscalls_per_event,omitempty"`
+	GenCPU                          float64 `json:"gen_cpu"`
 	// OtherCPU is the CPU the rest of the machine used in the window
 	// (/proc/stat less router and generator): other work that disturbed
 	// the run. It includes the kernel's softirq work for loopback traffic

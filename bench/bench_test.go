@@ -157,6 +157,42 @@ func TestScenariosAgainstRouter(t *testing.T) {
 			t.Errorf("broadcast reached %d of %d sessions, first %v ms, last %v ms", r.BroadcastReceived, c.Sessions, r.BroadcastFirstMs, r.BroadcastLastMs)
 		}
 	})
+	t.Run("conns-broadcast-events", func(t *testing.T) {
+		c := cfg
+		c.Scenario = "conns"
+		c.Topic = "bench.broadcast"
+		c.Hold = 10 * time.Second
+		c.Events = 3
+		errc := make(chan error, 1)
+		c.Ready = writerFunc(func(p []byte) (int, error) {
+			go func() {
+				for range c.Events {
+					if _, err := Broadcast(Config{URL: rt.URL("rawsocket")}, c.Topic); err != nil {
+						errc <- err
+						return
+					}
+				}
+				errc <- nil
+			}()
+			return len(p), nil
+		})
+		r := run(t, c)
+		checkSane(t, r)
+		if err := <-errc; err != nil {
+			t.Fatalf("Broadcast: %v", err)
+		}
+		if len(r.BroadcastEvents) != c.Events {
+			t.Fatalf("%d events reported, want %d", len(r.BroadcastEvents), c.Events)
+		}
+		for i, e := range r.BroadcastEvents {
+			if e.Received != int64(c.Sessions) || !(0 < e.FirstMs && e.FirstMs <= e.LastMs) {
+				t.Errorf("event %d reached %d of %d sessions, first %v ms, last %v ms", i, e.Received, c.Sessions, e.FirstMs, e.LastMs)
+			}
+		}
+		if r.BroadcastSeconds <= 0 || r.BroadcastSeconds >= c.Hold.Seconds() {
+			t.Errorf("hold took %v s, want under %v", r.BroadcastSeconds, c.Hold)
+		}
+	})
 	t.Run("register", func(t *testing.T) {
 		c := cfg
 		c.Scenario = "register"

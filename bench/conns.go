@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 // session: its RSS growth from before the first session to Settle after
 // the last, over their number. Throughput is the rate at which sessions
 // were opened; latency is the time to connect, join and subscribe one.
-// With Topic and Hold it then waits for an event on Topic to reach every
-// session (Broadcast) and reports when it arrived.
+// With Topic and Hold it then waits for Events events on Topic to reach
+// every session (Broadcast) and reports when each arrived.
 func runConns(ctx context.Context, cfg *Config, r *Report) error {
 	n := cfg.Sessions
 	r.Params = fmt.Sprintf("sessions=%d parallel=%d", n, cfg.Parallel)
@@ -45,31 +46,46 @@ func runConns(ctx context.Context, cfg *Config, r *Report) error {
 	r.Sent, r.Received, r.Expected = int64(n), int64(n), int64(n)
 
 	// Readers answer the router's pings while the sessions idle, and note
-	// the broadcast's arrival.
-	var b broadcastWatch
-	b.init(n)
+	// each broadcast's arrival: a session's k-th event on Topic is event
+	// k, the order one publisher's events keep.
+	events := make([]broadcastWatch, cfg.Events)
+	for i := range events {
+		events[i].init(n)
+	}
 	var rs readers
 	for _, c := range conns {
-		var got atomic.Bool
+		var got atomic.Int64
 		rs.serve(c, func(m *wamp.Message) {
-			if m.Type == wamp.EVENT && got.CompareAndSwap(false, true) {
-				b.arrived(c.Serialization(), m)
+			if m.Type != wamp.EVENT {
+				return
+			}
+			if k := got.Add(1) - 1; k < int64(len(events)) {
+				events[k].arrived(c.Serialization(), m)
 			}
 		})
 	}
 	settleMemory(ctx, cfg, r, before, n)
 	if cfg.Topic != "" && cfg.Hold > 0 {
 		if cfg.Ready != nil {
-			fmt.Fprintf(cfg.Ready, "conns: %d sessions open, memory read; holding up to %v for an event on %s\n", n, cfg.Hold, cfg.Topic)
+			what := "an event"
+			if cfg.Events > 1 {
+				what = fmt.Sprintf("%d events", cfg.Events)
+			}
+			fmt.Fprintf(cfg.Ready, "conns: %d sessions open, memory read; holding up to %v for %s on %s\n", n, cfg.Hold, what, cfg.Topic)
 		}
-		t := time.NewTimer(cfg.Hold)
-		select {
-		case <-b.all:
-		case <-t.C:
-		case <-ctx.Done():
+		hold(ctx, cfg, r, events)
+		events[0].report(r, n, cfg.Topic)
+		for i := range events {
+			r.BroadcastEvents = append(r.BroadcastEvents, events[i].figures())
 		}
-		t.Stop()
-		b.report(r, n, cfg.Topic)
+		if len(events) > 1 {
+			last := make([]string, len(events))
+			for i, e := range r.BroadcastEvents {
+				last[i] = fmt.Sprintf("%d:%.1f", e.Received, e.LastMs)
+			}
+			r.Notes = append(r.Notes, fmt.Sprintf("%d events on %s, sessions reached and last arrival (ms) each: %s",
+				len(events), cfg.Topic, strings.Join(last, " ")))
+		}
 	}
 	rs.stop(conns)
 	r.rates(r.Received)
@@ -78,7 +94,45 @@ func runConns(ctx context.Context, cfg *Config, r *Report) error {
 	return nil
 }
 
-// broadcastWatch notes the first event each held conns session receives.
+// hold waits until every event has reached every session, or cfg.Hold, and
+// reports the router's CPU and system calls in the meantime per event
+// received.
+func hold(ctx context.Context, cfg *Config, r *Report, events []broadcastWatch) {
+	t0, before := time.Now(), sampleProc(r.RouterPID)
+	t := time.NewTimer(cfg.Hold)
+	defer t.Stop()
+wait:
+	for i := range events {
+		select {
+		case <-events[i].all:
+		case <-t.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	after := sampleProc(r.RouterPID)
+	r.BroadcastSeconds = time.Since(t0).Seconds()
+	var got int64
+	for i := range events {
+		got += events[i].count.Load()
+	}
+	if before.ok && after.ok && got > 0 {
+		r.BroadcastRouterCPUPerEvent = float64((after.cpu - before.cpu).Nanoseconds()) / 1e3 / float64(got)
+		r.BroadcastRouterSyscallsPerEvent = float64(after.syscr+after.syscw-before.syscr-before.syscw) / float64(got)
+	}
+}
+
+// BroadcastEvent is how one event on Config.Topic reached the held conns
+// sessions: how many received it, and the first and last arrival after its
+// wall-clock stamp, in milliseconds.
+type BroadcastEvent struct {
+	Received int64   `json:"received"`
+	FirstMs  float64 `json:"first_ms"`
+	LastMs   float64 `json:"last_ms"`
+}
+
+// broadcastWatch notes one event's arrival at each held session.
 type broadcastWatch struct {
 	sessions    int64
 	count       atomic.Int64
@@ -108,6 +162,14 @@ func (b *broadcastWatch) arrived(ser wamp.Serialization, m *wamp.Message) {
 	if b.count.Add(1) == b.sessions {
 		close(b.all)
 	}
+}
+
+func (b *broadcastWatch) figures() BroadcastEvent {
+	e := BroadcastEvent{Received: b.count.Load()}
+	if first, last := b.first.Load(), b.last.Load(); first <= last {
+		e.FirstMs, e.LastMs = float64(first)/1e3, float64(last)/1e3
+	}
+	return e
 }
 
 func (b *broadcastWatch) report(r *Report, n int, topic string) {

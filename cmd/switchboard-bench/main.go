@@ -2,7 +2,7 @@
 // reports throughput, latency, losses and the CPU and memory of both sides.
 //
 //	switchboard-bench SCENARIO [flags]     run fanout, pubsub, rpc, conns, churn, register or longpoll
-//	switchboard-bench publish [flags]      publish one stamped event (conns -topic)
+//	switchboard-bench publish [flags]      publish stamped events (conns -topic)
 //	switchboard-bench stub [flags]         run the forwarding stub (the generator's ceiling)
 //	switchboard-bench summarize [-md] FILE...  medians and ratios of -json lines
 //
@@ -42,7 +42,7 @@ const usage = `switchboard-bench generates WAMP load against a router.
 Usage:
 
 	switchboard-bench SCENARIO [flags]        run one scenario and report
-	switchboard-bench publish [flags]         publish one stamped event on -topic
+	switchboard-bench publish [flags]         publish stamped events on -topic (-count N at -rate R/s)
 	switchboard-bench stub [flags]            run the forwarding stub router
 	switchboard-bench summarize [-md] FILE... medians and ratios of -json lines
 
@@ -53,7 +53,7 @@ Scenarios:
 	rpc      -callees N (one procedure each, or one shared with -invoke roundrobin),
 	         -callers C with -inflight D calls each
 	conns    open -sessions N, each subscribed; router memory per session
-	         (-topic T: each also on T; -hold D: then wait for an event on T)
+	         (-topic T: each also on T; -hold D: then wait for -events E events on T)
 	churn    -parallel L loops of connect, join, subscribe, leave
 	register one session registers, then unregisters, -count N procedures;
 	         REGISTER round trips
@@ -117,6 +117,7 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Parallel, "parallel", 16, "conns: parallel dialers; churn: loops")
 	fs.StringVar(&cfg.Topic, "topic", "", "conns: a `topic` every session subscribes to besides its own")
 	fs.DurationVar(&cfg.Hold, "hold", 0, "conns with -topic: after reading the memory, wait this long at most for an event on the topic to reach every session")
+	fs.IntVar(&cfg.Events, "events", 1, "conns with -topic and -hold: events on the topic to wait for (each reported)")
 	fs.IntVar(&cfg.Window, "window", 64, "publications in flight per publisher (W); at most the smallest router queue (nexus: 64)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications or calls per second per publisher or caller (0: window flow control)")
 	fs.IntVar(&cfg.Payload, "payload", 0, "extra payload bytes per publication or call")
@@ -253,18 +254,29 @@ func publishCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/ws", "router `URL`")
 	fs.StringVar(&cfg.Realm, "realm", "realm1", "realm to join")
 	topic := fs.String("topic", "bench.broadcast", "`topic` to publish on")
+	count := fs.Int("count", 1, "events to publish, each from a session of its own")
+	rate := fs.Float64("rate", 1, "events per second with -count (each starts on time unless the one before is late)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	sent, err := bench.Broadcast(cfg, *topic)
-	if err != nil {
-		fmt.Fprintf(stderr, "switchboard-bench publish: %v\n", err)
-		return 1
+	if *count < 1 || *rate <= 0 {
+		fmt.Fprintln(stderr, "switchboard-bench publish: -count must be at least 1 and -rate above 0")
+		return 2
 	}
-	fmt.Fprintf(stdout, "published on %s at %s (acknowledged, left after %v)\n", *topic, sent.UTC().Format(time.RFC3339Nano), time.Since(sent).Round(time.Microsecond))
+	every := time.Duration(float64(time.Second) / *rate)
+	t0 := time.Now()
+	for i := range *count {
+		time.Sleep(time.Until(t0.Add(time.Duration(i) * every)))
+		sent, err := bench.Broadcast(cfg, *topic)
+		if err != nil {
+			fmt.Fprintf(stderr, "switchboard-bench publish: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "published on %s at %s (acknowledged, left after %v)\n", *topic, sent.UTC().Format(time.RFC3339Nano), time.Since(sent).Round(time.Microsecond))
+	}
 	return 0
 }
 
