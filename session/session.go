@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -580,6 +581,15 @@ func (s *Session) overflowLocked(droppable bool) error {
 			s.countDrop()
 		}
 	}
+	s.closeSlowConsumer()
+	return ErrSlowConsumer
+}
+
+// closeSlowConsumer closes a session that does not keep up: its queue
+// stayed full, or a write to it timed out (the peer stopped reading and
+// its socket buffer is full). Whichever comes first, it is counted and
+// reported as a slow consumer.
+func (s *Session) closeSlowConsumer() {
 	s.setCause(CloseSlowConsumer)
 	if ok, suppressed := slowConsumerWarnings.allow(); ok {
 		s.log.Warn("closing slow consumer", "dropped_events", s.dropped.Load(), "suppressed", suppressed)
@@ -588,7 +598,6 @@ func (s *Session) overflowLocked(droppable bool) error {
 		s.stats.SlowConsumerClosed()
 	}
 	s.closeNow(transport.ClosePolicy, "slow consumer")
-	return ErrSlowConsumer
 }
 
 // flushAndClose lets the writer send what is queued, then close.
@@ -702,7 +711,12 @@ func (s *Session) writeLoop() {
 			s.log.Debug("write failed", "error", err)
 			s.mu.Lock()
 			s.writing = false
+			closed := s.state == stateClosed
 			s.mu.Unlock()
+			if errors.Is(err, os.ErrDeadlineExceeded) && !closed {
+				s.closeSlowConsumer()
+				return
+			}
 			s.closeNow(transport.CloseInternal, "write failed")
 			return
 		}

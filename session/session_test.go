@@ -25,6 +25,9 @@ type pipeConn struct {
 	in      chan []byte
 	batches chan [][]byte
 	gate    chan struct{}
+	// writeErr, when set, is what WriteBatch returns once the gate lets
+	// a batch through (a write that failed on the network).
+	writeErr error
 
 	mu        sync.Mutex
 	closed    chan struct{}
@@ -58,6 +61,12 @@ func (c *pipeConn) WriteBatch(frames [][]byte) error {
 		case <-c.closed:
 			return net.ErrClosed
 		}
+	}
+	c.mu.Lock()
+	werr := c.writeErr
+	c.mu.Unlock()
+	if werr != nil {
+		return werr
 	}
 	cp := make([][]byte, len(frames))
 	for i, f := range frames {

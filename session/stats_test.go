@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/switchboard/switchboard/wamp"
@@ -102,6 +104,39 @@ func TestStatsCloseReasons(t *testing.T) {
 			defer rec.mu.Unlock()
 			if len(rec.closed) != 1 || rec.closed[0] != tc.want {
 				t.Errorf("closed %v, want [%v]", rec.closed, tc.want)
+			}
+		})
+	}
+}
+
+// A write that times out (the peer stopped reading, and its socket
+// buffer is full) closes a slow consumer, whichever fires first: the
+// write timeout or the queue's bound. The other write errors are a lost
+// connection.
+func TestStatsWriteTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want CloseReason
+		slow int
+	}{
+		{"timeout", fmt.Errorf("transport: websocket write: %w", os.ErrDeadlineExceeded), CloseSlowConsumer, 1},
+		{"reset", fmt.Errorf("transport: websocket write: %w", syscall.ECONNRESET), CloseConnectionLost, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecStats()
+			gate := make(chan struct{})
+			c, s, done := startCapture(t, Config{Stats: rec}, gate)
+			c.mu.Lock()
+			c.writeErr = tc.err
+			c.mu.Unlock()
+			s.SendEvent(event(1))
+			close(gate)
+			wait(t, done, "Serve returning")
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.closed) != 1 || rec.closed[0] != tc.want || rec.slow != tc.slow {
+				t.Errorf("closed %v slow %d, want [%v] slow %d", rec.closed, rec.slow, tc.want, tc.slow)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -394,7 +395,9 @@ func (c *lpConn) WriteBatch(frames [][]byte) error {
 		case <-c.done:
 			return ErrClosed
 		case <-timer.C:
-			return fmt.Errorf("transport: longpoll write: client took nothing within %v with %d bytes queued", c.l.cfg.WriteTimeout, lpOutboxBytes)
+			// As a socket write past its deadline: the session takes the
+			// client for a slow consumer.
+			return fmt.Errorf("transport: longpoll write: client took nothing within %v with %d bytes queued: %w", c.l.cfg.WriteTimeout, lpOutboxBytes, os.ErrDeadlineExceeded)
 		}
 	}
 	return nil
