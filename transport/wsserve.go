@@ -125,6 +125,15 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 		_ = nc.Close()
 		return
 	}
+	if err != nil && !errors.Is(err, errHeadTooLarge) {
+		// The head did not come whole within the handshake timeout (a
+		// trickle): handing it to net/http would give it a second
+		// timeout of its own.
+		cfg.Logger.Info("transport: request head not complete within the handshake timeout", "remote", nc.RemoteAddr().String(), "timeout", cfg.HandshakeTimeout, "err", err)
+		_, _ = io.WriteString(nc, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		_ = nc.Close()
+		return
+	}
 	ser, exts, ok := w.fastPath(head)
 	if ok && len(cfg.TrustedProxies) > 0 {
 		// The client is behind a proxy whose headers TrustProxies reads.
