@@ -88,6 +88,7 @@ const (
 	CloseNormal        CloseCode = 1000
 	CloseGoingAway     CloseCode = 1001
 	CloseProtocolError CloseCode = 1002
+	CloseInvalidData   CloseCode = 1007 // a text message that is not UTF-8
 	ClosePolicy        CloseCode = 1008
 	CloseTooBig        CloseCode = 1009
 	CloseInternal      CloseCode = 1011

@@ -43,6 +43,10 @@ func (c *conn) readWS() ([]byte, error) {
 	c.rbuf = c.rbuf[:0]
 	state := ws.StateServerSide
 	compressed := false
+	// text: the message is a text message, whose bytes must be UTF-8
+	// (RFC 6455 8.1); checked is how much of rbuf is known valid, so that
+	// a fragmented message fails at the fragment that breaks it.
+	text, checked := false, 0
 	for {
 		h, err := ws.ReadHeaderBuffer(&c.br, c.hdr[:])
 		if err != nil {
@@ -92,8 +96,18 @@ func (c *conn) readWS() ([]byte, error) {
 			return nil, c.readFailed(err)
 		}
 		ws.Cipher(c.rbuf[start:], h.Mask, 0)
+		if h.OpCode == ws.OpText {
+			text = true
+		}
 		if !h.Fin {
 			state = state.Set(ws.StateFragmented)
+			if text && !compressed {
+				n, ok := validUTF8Prefix(c.rbuf[checked:])
+				if !ok {
+					return nil, c.invalidUTF8()
+				}
+				checked += n
+			}
 			continue
 		}
 		if c.closing.Load() {
@@ -101,6 +115,7 @@ func (c *conn) readWS() ([]byte, error) {
 			c.rbuf = c.rbuf[:0]
 			state = ws.StateServerSide
 			compressed = false
+			text, checked = false, 0
 			continue
 		}
 		if compressed {
@@ -108,8 +123,44 @@ func (c *conn) readWS() ([]byte, error) {
 				return nil, err
 			}
 		}
+		if text && !utf8.Valid(c.rbuf[checked:]) {
+			return nil, c.invalidUTF8()
+		}
 		return c.rbuf, nil
 	}
+}
+
+// validUTF8Prefix checks a text message's bytes so far: it reports
+// whether they are UTF-8 up to, possibly, a rune cut at their end (the
+// next fragment completes it), and how many bytes before that cut it
+// checked.
+func validUTF8Prefix(b []byte) (int, bool) {
+	i := 0
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if !utf8.FullRune(b[i:]) {
+			// The start of a rune that the next fragment may complete;
+			// utf8 takes any invalid start for a full (error) rune.
+			return i, true
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i, false
+		}
+		i += size
+	}
+	return i, true
+}
+
+// invalidUTF8 fails the connection for a text message that is not UTF-8,
+// with close code 1007 (RFC 6455 8.1, 7.4.1).
+func (c *conn) invalidUTF8() error {
+	c.log.Info("transport: text message not UTF-8", "transport", c.Transport(), "remote", c.RemoteAddr().String())
+	_ = c.close(CloseInvalidData, "text message not UTF-8", closeLinger)
+	return fmt.Errorf("%w: %s: text message not UTF-8", ErrProtocol, c.Transport())
 }
 
 // readRaw reads RawSocket frames until a message is in rbuf.
