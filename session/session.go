@@ -375,6 +375,12 @@ func (s *Session) logReadError(err error) {
 	switch {
 	case closed, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		s.log.Debug("connection closed", "error", err)
+	case errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrTooLarge):
+		// The transport failed the connection for what the peer sent (a
+		// broken frame, text not UTF-8, a message over the limit): the
+		// peer's violation, as a malformed WAMP message would be.
+		s.setCause(CloseProtocolViolation)
+		s.log.Info("connection failed: the peer broke the transport's protocol", "error", err)
 	default:
 		s.log.Info("connection failed", "error", err)
 	}

@@ -28,6 +28,9 @@ type pipeConn struct {
 	// writeErr, when set, is what WriteBatch returns once the gate lets
 	// a batch through (a write that failed on the network).
 	writeErr error
+	// readErr, when it carries an error (failRead), is what Read returns
+	// (the transport failed the connection).
+	readErr chan error
 
 	mu        sync.Mutex
 	closed    chan struct{}
@@ -37,7 +40,7 @@ type pipeConn struct {
 }
 
 func newPipe() *pipeConn {
-	return &pipeConn{in: make(chan []byte, 16), batches: make(chan [][]byte, 1024), closed: make(chan struct{})}
+	return &pipeConn{in: make(chan []byte, 16), batches: make(chan [][]byte, 1024), closed: make(chan struct{}), readErr: make(chan error, 1)}
 }
 
 func (c *pipeConn) Serialization() wamp.Serialization { return wamp.JSON }
@@ -49,10 +52,15 @@ func (c *pipeConn) Read() ([]byte, error) {
 	select {
 	case f := <-c.in:
 		return f, nil
+	case err := <-c.readErr:
+		return nil, err
 	case <-c.closed:
 		return nil, io.EOF
 	}
 }
+
+// failRead makes the reader's next Read fail with err.
+func (c *pipeConn) failRead(err error) { c.readErr <- err }
 
 func (c *pipeConn) WriteBatch(frames [][]byte) error {
 	if c.gate != nil {

@@ -80,10 +80,12 @@ const (
 	ClosePeerGoodbye
 	// ClosePeerAbort: the peer sent ABORT.
 	ClosePeerAbort
-	// CloseProtocolViolation: the router aborted the session for
+	// CloseProtocolViolation: the router aborted the session, or its
+	// transport failed the connection (ErrProtocol, ErrTooLarge), for
 	// something it sent (a protocol violation or another ABORT reason).
 	CloseProtocolViolation
-	// CloseSlowConsumer: the session could not keep up with its queue.
+	// CloseSlowConsumer: the session could not keep up with its queue, or
+	// a write to it timed out.
 	CloseSlowConsumer
 	// CloseSystemShutdown: the router said GOODBYE
 	// wamp.close.system_shutdown.

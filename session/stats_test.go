@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/switchboard/switchboard/transport"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -94,6 +95,12 @@ func TestStatsCloseReasons(t *testing.T) {
 			c.in <- []byte(`[6,{},"wamp.close.goodbye_and_out"]`)
 		}, CloseRouterGoodbye},
 		{"lost", func(c *pipeConn, _ *Session) { _ = c.Close(0, "") }, CloseConnectionLost},
+		{"transport violation", func(c *pipeConn, _ *Session) {
+			c.failRead(fmt.Errorf("%w: websocket: text message not UTF-8", transport.ErrProtocol))
+		}, CloseProtocolViolation},
+		{"too large", func(c *pipeConn, _ *Session) {
+			c.failRead(fmt.Errorf("%w: websocket message of 2000 bytes", transport.ErrTooLarge))
+		}, CloseProtocolViolation},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecStats()
