@@ -1,8 +1,8 @@
 // Package bench generates WAMP load against a router and measures it: the
 // scenarios of cmd/switchboard-bench (fanout, pubsub, rpc, conns, churn,
-// register, longpoll), their report, and the summary that compare.sh
-// prints. See
-// docs/performance.md for how the numbers are taken and what they mean.
+// register, longpoll, soak), their report, and the summary that compare.sh
+// prints. See docs/performance.md for how the numbers are taken and what
+// they mean.
 //
 // Measurement. Every publication and call carries [seq, stamp] in its Args,
 // stamp being this process's monotonic clock, so latency is taken in one

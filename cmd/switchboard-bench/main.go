@@ -2,6 +2,7 @@
 // reports throughput, latency, losses and the CPU and memory of both sides.
 //
 //	switchboard-bench SCENARIO [flags]     run fanout, pubsub, rpc, conns, churn, register or longpoll
+//	switchboard-bench soak [flags]         mixed load, then check the router is back where it started
 //	switchboard-bench publish [flags]      publish stamped events (conns -topic)
 //	switchboard-bench stub [flags]         run the forwarding stub (the generator's ceiling)
 //	switchboard-bench summarize [-md] FILE...  medians and ratios of -json lines
@@ -63,6 +64,11 @@ Scenarios:
 	         events/s, receives/s, events per receive
 	         -mode sessions: hold -sessions N, each with a receive pending;
 	         router memory per session, then one event to all (within -hold, 10s)
+	soak     fanout, pubsub, rpc and churn together for -d, with -slow and -stalled
+	         subscribers, -cancelers (canceled and expiring calls) and a client
+	         that breaks the protocol (over -max-message, malformed, wrong type);
+	         then checks the router's /metrics (-metrics-url) and session count
+	         are back where they started; exits 1 if a check fails
 
 -pub-url U puts publishers and callers on another router than -url
 (across two nodes of a cluster).
@@ -89,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	if cmd == "longpoll" || slices.Contains(bench.Scenarios, cmd) {
+	if cmd == "longpoll" || cmd == "soak" || slices.Contains(bench.Scenarios, cmd) {
 		return scenarioCmd(cmd, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "switchboard-bench: unknown command %q\n\n%s", cmd, usage)
@@ -130,6 +136,12 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&lp.URL, "lp-url", "", "longpoll: `URL` of the long-poll endpoint (default http://HOST:PORT/lp of -url)")
 	fs.BoolVar(&lp.Unbatched, "unbatched", false, "longpoll: speak wamp.2.SER, one message per receive (AutobahnJS), not wamp.2.SER.batched")
 	fs.StringVar(&lp.Mode, "mode", bench.LongPollEvents, "longpoll: "+bench.LongPollEvents+" (events/s to one long-poll subscriber) or "+bench.LongPollSessions+" (-sessions N held, memory per session)")
+	var soak bench.SoakConfig
+	fs.StringVar(&soak.MetricsURL, "metrics-url", "", "soak: the router's Prometheus `URL` (default http://HOST:PORT/metrics of a ws:// -url)")
+	fs.IntVar(&soak.Slow, "slow", 2, "soak: subscribers that read slowly")
+	fs.IntVar(&soak.Stalled, "stalled", 2, "soak: subscribers that stop reading (the router must close them)")
+	fs.IntVar(&soak.Cancelers, "cancelers", 2, "soak: callers of canceled and expiring calls")
+	fs.IntVar(&soak.MaxMessageSize, "max-message", 16<<20, "soak: the router's max_message_size in bytes; the misbehaving client sends more")
 	jsonOut := fs.Bool("json", false, "print one JSON line instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write the generator's CPU profile to `FILE`")
 	var rep bench.Report
@@ -160,6 +172,15 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	cfg.Ready = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if name == "soak" {
+		soak.Load = cfg
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "settle" { // else the soak's own default, not conns'
+				soak.Settle = cfg.Settle
+			}
+		})
+		return soakCmd(ctx, soak, *jsonOut, stdout, stderr)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -204,6 +225,61 @@ func scenarioCmd(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	printReport(stdout, r, extra...)
 	return 0
+}
+
+// soakCmd runs a soak and prints its report; it exits 1 when a check
+// failed.
+func soakCmd(ctx context.Context, cfg bench.SoakConfig, jsonOut bool, stdout, stderr io.Writer) int {
+	r, err := bench.RunSoak(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "switchboard-bench soak: %v\n", err)
+		return 1
+	}
+	if jsonOut {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		for _, s := range r.Scenarios {
+			if s != nil {
+				printReport(stdout, s)
+				fmt.Fprintln(stdout)
+			}
+		}
+		printSoak(stdout, r)
+	}
+	if !r.OK() {
+		fmt.Fprintf(stderr, "switchboard-bench soak: %d checks failed\n", len(r.Failures))
+		return 1
+	}
+	return 0
+}
+
+func printSoak(w io.Writer, r *bench.SoakReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	b, a := r.Before, r.After
+	fmt.Fprintf(tw, "soak	%.1f s of load, settled in %.1f s\t\n", r.Seconds, r.SettleSeconds)
+	fmt.Fprintf(tw, "router	before	after\n")
+	fmt.Fprintf(tw, "goroutines	%.0f	%.0f\n", b.Goroutines, a.Goroutines)
+	fmt.Fprintf(tw, "open files	%.0f	%.0f\n", b.OpenFDs, a.OpenFDs)
+	fmt.Fprintf(tw, "heap	%.1f MiB	%.1f MiB\n", b.HeapBytes/(1<<20), a.HeapBytes/(1<<20))
+	fmt.Fprintf(tw, "sessions	%d	%d\n", b.Sessions, a.Sessions)
+	fmt.Fprintf(tw, "slow consumers closed	%.0f	%.0f\n", b.SlowClosed, a.SlowClosed)
+	fmt.Fprintf(tw, "protocol violations	%.0f	%.0f\n", b.ProtocolViolations, a.ProtocolViolations)
+	fmt.Fprintf(tw, "calls	canceled %d of %d, timed out %d of %d	other answer %d, none %d\n",
+		r.Canceled, r.CancelCalls, r.TimedOut, r.TimeoutCalls, r.Answered, r.Unanswered)
+	fmt.Fprintf(tw, "subscribers	stalled closed %d of %d	slow: %d of %d events, %d closed\n",
+		r.StalledClosed, r.Stalled, r.SlowReceived, r.SlowPublished*int64(r.Slow), r.SlowClosed)
+	fmt.Fprintf(tw, "misbehaving	%d of %d sessions closed	\n", r.MisbehaverClosed, r.Misbehaved)
+	for _, n := range r.Notes {
+		fmt.Fprintf(tw, "note	%s	\n", n)
+	}
+	for _, f := range r.Failures {
+		fmt.Fprintf(tw, "FAILED	%s	\n", f)
+	}
+	if r.OK() {
+		fmt.Fprintf(tw, "PASS		\n")
+	}
+	_ = tw.Flush()
 }
 
 // printReport prints r as a table; extra rows (tab-separated cells) go

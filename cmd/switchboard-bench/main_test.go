@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -35,6 +36,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"longpoll", "-mode", "nosuch"}, 2},
 		{[]string{"longpoll", "-url", "tcp://127.0.0.1:1", "-pid", "-1"}, 1},
 		{[]string{"summarize"}, 1},
+		{[]string{"soak", "-url", "tcp://127.0.0.1:1", "-pid", "-1"}, 1}, // no -metrics-url
 	} {
 		var out, errb bytes.Buffer
 		if code := run(c.args, &out, &errb); code != c.code {
@@ -111,5 +113,40 @@ func TestLongPoll(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestSoak runs a short soak against an in-process router that closes
+// stalled subscribers after 300ms and takes messages of 64 KiB at most:
+// once as a table, once with -json.
+func TestSoak(t *testing.T) {
+	rc := routertest.Config()
+	for i := range rc.Transports { // Config() applied the defaults already
+		rc.Transports[i].MaxMessageSize = 64 << 10
+	}
+	rc.Limits.Queue.DisconnectAfter = 300 * time.Millisecond
+	r := routertest.Run(t, rc)
+	args := []string{"soak", "-url", r.URL("websocket"), "-d", "1s", "-subscribers", "3", "-pairs", "2", "-callers", "2",
+		"-parallel", "2", "-max-message", "65536", "-pid", "-1"}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("soak exited %d: %s\n%s", code, errb.String(), out.String())
+	}
+	for _, want := range []string{"scenario", "fanout", "churn", "goroutines", "stalled closed 2 of 2", "PASS"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	if code := run(append(args, "-json", "-stalled", "1", "-settle", "5s"), &out, &errb); code != 0 {
+		t.Fatalf("soak -json exited %d: %s\n%s", code, errb.String(), out.String())
+	}
+	var rep bench.SoakReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("-json output %q: %v", out.String(), err)
+	}
+	if len(rep.Scenarios) != 4 || rep.Stalled != 1 || rep.StalledClosed != 1 || !rep.OK() {
+		t.Errorf("report %+v: want 4 scenarios, 1 stalled subscriber closed, no failure", rep)
 	}
 }
