@@ -104,7 +104,7 @@ func (c *conn) readWS() ([]byte, error) {
 			if text && !compressed {
 				n, ok := validUTF8Prefix(c.rbuf[checked:])
 				if !ok {
-					return nil, c.invalidUTF8()
+					return nil, c.invalidUTF8("text message")
 				}
 				checked += n
 			}
@@ -124,7 +124,7 @@ func (c *conn) readWS() ([]byte, error) {
 			}
 		}
 		if text && !utf8.Valid(c.rbuf[checked:]) {
-			return nil, c.invalidUTF8()
+			return nil, c.invalidUTF8("text message")
 		}
 		return c.rbuf, nil
 	}
@@ -155,12 +155,13 @@ func validUTF8Prefix(b []byte) (int, bool) {
 	return i, true
 }
 
-// invalidUTF8 fails the connection for a text message that is not UTF-8,
-// with close code 1007 (RFC 6455 8.1, 7.4.1).
-func (c *conn) invalidUTF8() error {
-	c.log.Info("transport: text message not UTF-8", "transport", c.Transport(), "remote", c.RemoteAddr().String())
-	_ = c.close(CloseInvalidData, "text message not UTF-8", closeLinger)
-	return fmt.Errorf("%w: %s: text message not UTF-8", ErrProtocol, c.Transport())
+// invalidUTF8 fails the connection for text that is not UTF-8 (what: a
+// text message, a close reason), with close code 1007 (RFC 6455 8.1,
+// 7.4.1).
+func (c *conn) invalidUTF8(what string) error {
+	c.log.Info("transport: "+what+" not UTF-8", "transport", c.Transport(), "remote", c.RemoteAddr().String())
+	_ = c.close(CloseInvalidData, what+" not UTF-8", closeLinger)
+	return fmt.Errorf("%w: %s: %s not UTF-8", ErrProtocol, c.Transport(), what)
 }
 
 // readRaw reads RawSocket frames until a message is in rbuf.
@@ -307,7 +308,7 @@ func (c *conn) peerClosed(p []byte) error {
 			return c.violation(fmt.Errorf("close code %d", code))
 		}
 		if !utf8.Valid(reason) {
-			return c.violation(errors.New("close reason is not UTF-8"))
+			return c.invalidUTF8("close reason")
 		}
 	}
 	if c.closing.CompareAndSwap(false, true) {

@@ -235,8 +235,11 @@ func TestWebSocketProtocolErrors(t *testing.T) {
 			h, body := cli.next(t)
 			code, _ := ws.ParseCloseFrameData(body)
 			wantCode := ws.StatusProtocolError
-			if want == ErrTooLarge {
+			switch {
+			case want == ErrTooLarge:
 				wantCode = ws.StatusMessageTooBig
+			case name == "non-utf8 close":
+				wantCode = ws.StatusInvalidFramePayloadData
 			}
 			if h.OpCode != ws.OpClose || code != wantCode {
 				t.Fatalf("got %v code %d, want close %d", h.OpCode, code, wantCode)
