@@ -761,6 +761,19 @@ func (n *Node) opTimeout() time.Duration {
 	return min(max(n.cfg.FailureTimeout, time.Second), 5*time.Second)
 }
 
+// registerTimeout bounds the directory's decision on a REGISTER. A node
+// that hears a majority of the cluster (quorate) is on the side that will
+// have a JetStream leader again within an election: it waits that long
+// (electionChecks, the bound its readiness gives an election) rather
+// than refuse a client that, seeing the node ready, has every reason to
+// register. A node without a majority answers within opTimeout.
+func (n *Node) registerTimeout() time.Duration {
+	if n.quorate() {
+		return max(n.opTimeout(), electionChecks*time.Second)
+	}
+	return n.opTimeout()
+}
+
 func (n *Node) dropNode(id uint64) {
 	for _, l := range n.realms {
 		l.dropNode(id)

@@ -26,7 +26,7 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 	match, invoke, _ := dealer.RegisterOptions(m.Details)
 	key := dirKey(l.name, match, m.URI)
 	tmpl := dirEntry{Realm: string(l.name), URI: string(m.URI), Match: match, Invoke: invoke}
-	ctx, cancel := context.WithTimeout(l.n.ctx, l.n.opTimeout())
+	ctx, cancel := context.WithTimeout(l.n.ctx, l.n.registerTimeout())
 	defer cancel()
 	l.n.waitSettled(ctx)
 	rec, err := l.n.dir.admit(ctx, key, tmpl, dirCallee{Node: l.n.id, Session: uint64(s.ID), Info: infoOf(s)})
