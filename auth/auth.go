@@ -18,10 +18,11 @@ const (
 	MethodWAMPCRA    = "wampcra"
 	MethodCryptosign = "cryptosign"
 	MethodTLS        = "tls"
+	// MethodScram ("wamp-scram") is in scram.go, with its alias.
 )
 
 // Methods lists every method this package implements.
-var Methods = []string{MethodAnonymous, MethodTicket, MethodWAMPCRA, MethodCryptosign, MethodTLS}
+var Methods = []string{MethodAnonymous, MethodTicket, MethodWAMPCRA, MethodCryptosign, MethodTLS, MethodScram}
 
 // Providers, as WELCOME.Details.authprovider names them.
 const (
@@ -175,7 +176,7 @@ func (s *Set) Authenticate(ctx context.Context, req *Request, ch Challenger) (Id
 	configured := false
 	for _, a := range s.methods {
 		m := a.Method()
-		if !slices.Contains(offered, m) || req.Allowed != nil && !slices.Contains(req.Allowed, m) {
+		if !offers(offered, a) || req.Allowed != nil && !slices.Contains(req.Allowed, m) {
 			continue
 		}
 		configured = true
@@ -203,6 +204,29 @@ func (s *Set) Authenticate(ctx context.Context, req *Request, ch Challenger) (Id
 		return Identity{}, fmt.Errorf("%s: %w", chosen.Method(), err)
 	}
 	return id, nil
+}
+
+// aliaser is an Authenticator that clients also offer under other names
+// (Scram: Autobahn|Python's "scram"). A listener's or realm's list names
+// the method by Method() alone.
+type aliaser interface {
+	Aliases() []string
+}
+
+// offers reports whether the client's authmethods name a, by its name or
+// an alias.
+func offers(offered []string, a Authenticator) bool {
+	if slices.Contains(offered, a.Method()) {
+		return true
+	}
+	if al, ok := a.(aliaser); ok {
+		for _, n := range al.Aliases() {
+			if slices.Contains(offered, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Set) allowed(req *Request) []string {

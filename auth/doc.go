@@ -1,7 +1,8 @@
 // Package auth decides who may join a realm and what a session may do there.
 //
 // Authentication: a realm has a Set of Authenticators, one per configured
-// method (anonymous, ticket, wampcra, cryptosign, tls), each static (its
+// method (anonymous, ticket, wampcra, cryptosign, tls, wamp-scram), each
+// static (its
 // principals come from the config) or dynamic (a procedure registered by a
 // backend is called for each HELLO, through the Caller seam); a ticket
 // method may instead verify its tickets as JWTs (jwt.go, jwtkey.go), each

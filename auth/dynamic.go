@@ -42,7 +42,8 @@ type Dynamic struct {
 // or a dict with "role" (or "authrole") and optionally "authid" (which
 // replaces the one of HELLO), "authextra" (for WELCOME), and the method's
 // credentials: "secret", "salt", "iterations", "keylen" for wampcra,
-// "pubkey" for cryptosign.
+// "pubkey" for cryptosign, "kdf", "salt", "iterations", "memory",
+// "stored_key", "server_key" for wamp-scram (see principal.scramKeys).
 type principal struct {
 	authID, role string
 	secret       string
@@ -51,6 +52,9 @@ type principal struct {
 	keyLen       int
 	pubKey       string
 	authExtra    wamp.Dict
+	// raw is the answer's dict, for the credentials of one method only
+	// (wamp-scram's); nil for a role alone.
+	raw map[string]any
 }
 
 func (d *Dynamic) authenticate(ctx context.Context, req *Request, method string, extra wamp.Dict) (principal, error) {
@@ -116,6 +120,7 @@ func parsePrincipal(args []any, kwargs map[string]any) (principal, error) {
 	case string:
 		p.role = x
 	case map[string]any:
+		p.raw = x
 		str := func(k string) (string, error) {
 			switch s := x[k].(type) {
 			case nil:

@@ -38,6 +38,8 @@ type Principal struct {
 	// the tls method. None means the certificate's common name must equal
 	// AuthID.
 	Fingerprints [][]byte
+	// Scram are the stored keys of the wamp-scram method (scram.go).
+	Scram *ScramKeys
 }
 
 // WAMP-CRA defaults for PBKDF2 (advanced/authentication_cra.md).

@@ -41,3 +41,17 @@ func TestPublishAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishTrustAllocs: a trust level costs a plain publication nothing
+// more: its EVENT details are a shared dict.
+func TestPublishTrustAllocs(t *testing.T) {
+	b := New(Config{})
+	for i := range 10 {
+		b.Subscribe(&fakepeer.Peer{ID: wamp.ID(10 + i), Ser: wamp.JSON, Discard: true}, fakepeer.Decode(t, `[32,1,{},"com.example.hot"]`))
+	}
+	pub := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
+	m := fakepeer.Decode(t, `[16,1,{},"com.example.hot",["hello",42]]`)
+	if n := testing.AllocsPerRun(1000, func() { _ = b.PublishTrust(pub, m, wamp.Trust(2)) }); n > 1 {
+		t.Errorf("publish with a trust level: %v allocations, want 1 (the shared frame)", n)
+	}
+}

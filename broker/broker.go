@@ -95,11 +95,16 @@ func New(cfg Config) *Broker {
 }
 
 // Features is what the broker announces in WELCOME: only what it does.
-// Publication trust levels are not announced: the broker assigns none.
+// Publication trust levels are those PublishTrust is given (the realm's,
+// by role or from the authenticator); payload passthru covers both the
+// specification's ppt_* and Autobahn's older payload_transparency.
 // subscription_meta_api and event_history are announced by whoever serves
 // the meta procedures, since the broker only provides their data.
 func Features() wamp.Dict {
 	return wamp.Dict{"features": map[string]any{
+		"publication_trustlevels":       true,
+		"payload_passthru_mode":         true,
+		"payload_transparency":          true,
 		"publisher_exclusion":           true,
 		"subscriber_blackwhite_listing": true,
 		"publisher_identification":      true,
@@ -121,23 +126,48 @@ func replyWAMPError(p Peer, req wamp.Type, id wamp.ID, err error) {
 	replyError(p, req, id, we.URI, we.Msg)
 }
 
-// publisher is who published, as far as the events may tell.
+// publisher is who published, as far as the events may tell, and what
+// the router adds to every EVENT of the publication.
 type publisher struct {
 	id               wamp.ID // 0 for the router itself (Emit)
 	disclose         bool
 	authid, authrole string
 	excludeMe        bool
+	// trust is the publication's trust level (none: zero value).
+	trust wamp.TrustLevel
+	// ppt is the PUBLISH's payload passthru attributes, forwarded in
+	// EVENT.Details (advanced/payload_passthru_mode.md).
+	ppt wamp.Passthru
 }
 
-// details returns the EVENT details for one publication: d (nil or the
-// pattern's topic) with the publisher's identity added when disclosed. The
-// dict is shared by every frame and the history: nothing changes it after.
+// details returns the EVENT details for one publication: d (nil, or a
+// fresh dict of the pattern's topic or retained flag) with the publisher's
+// identity added when disclosed, the trust level and the passthru
+// attributes. The dict is shared by every frame and the history: nothing
+// changes it after. A publication with a trust level only gets a shared
+// dict (wamp.TrustLevel.Details), so that trust levels cost the plain
+// publication no allocation.
 func (pi *publisher) details(d wamp.Dict) wamp.Dict {
-	if !pi.disclose {
+	if !pi.disclose && pi.ppt.IsZero() {
+		if pi.trust == 0 {
+			return d
+		}
+		if d == nil {
+			return pi.trust.Details()
+		}
+		n, _ := pi.trust.Level()
+		d["trustlevel"] = n
 		return d
 	}
 	if d == nil {
-		d = make(wamp.Dict, 3)
+		d = make(wamp.Dict, 4+pi.ppt.Len())
+	}
+	if n, ok := pi.trust.Level(); ok {
+		d["trustlevel"] = n
+	}
+	pi.ppt.AddTo(d)
+	if !pi.disclose {
+		return d
 	}
 	d["publisher"] = pi.id
 	if pi.authid != "" {
@@ -149,29 +179,44 @@ func (pi *publisher) details(d wamp.Dict) wamp.Dict {
 	return d
 }
 
-// Publish handles PUBLISH from pub. m borrows the publisher's frame; every
-// EVENT is encoded before Publish returns. One frame is encoded per
-// (subscription, serializer) and shared by all its subscribers that speak
-// that serializer.
-func (b *Broker) Publish(pub Peer, m *wamp.Message) {
+// Publish handles PUBLISH from pub, with no trust level (PublishTrust).
+func (b *Broker) Publish(pub Peer, m *wamp.Message) { _ = b.PublishTrust(pub, m, 0) }
+
+// PublishTrust handles PUBLISH from pub, whose events get trust level
+// trust (zero value: none). m borrows the publisher's frame; every EVENT
+// is encoded before it returns. One frame is encoded per (subscription,
+// serializer) and shared by all its subscribers that speak that
+// serializer.
+//
+// The error is a protocol violation of the publisher, for which its
+// session must be aborted: payload passthru options from a peer that did
+// not announce the feature (advanced/payload_passthru_mode.md). pub is
+// asked (HasFeature, when it has the method) only for such a publication.
+func (b *Broker) PublishTrust(pub Peer, m *wamp.Message, trust wamp.TrustLevel) error {
 	if !wamp.ValidURI(m.URI, b.cfg.StrictURIs, false) {
 		replyError(pub, wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, "invalid topic URI "+quote(string(m.URI)))
-		return
+		return nil
 	}
 	if m.URI.Reserved() {
 		replyError(pub, wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, "topics under wamp. are reserved for the router")
-		return
+		return nil
 	}
 	o := pubOptions{excludeMe: true}
 	if len(m.Details) > 0 {
 		if err := o.parse(m.Details); err != nil {
 			replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
-			return
+			return nil
+		}
+		if !o.ppt.IsZero() {
+			if err := checkPassthru(pub, "publisher", &o.ppt, m); err != nil {
+				replyWAMPError(pub, wamp.PUBLISH, m.Request, err)
+				return protocolError(err)
+			}
 		}
 	}
 	// pc lives on the stack: it holds the filter and publisher by value
 	// so that nothing of it escapes with what the history keeps.
-	pc := pubCtx{f: o.filter, pi: publisher{id: pub.SessionID(), excludeMe: o.excludeMe, disclose: o.discloseMe}}
+	pc := pubCtx{f: o.filter, pi: publisher{id: pub.SessionID(), excludeMe: o.excludeMe, disclose: o.discloseMe, trust: trust, ppt: o.ppt}}
 	if b.cfg.Remote != nil {
 		pc.forward, pc.options = true, m.Details
 	}
@@ -181,7 +226,7 @@ func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 	case DiscloseNever:
 		if o.discloseMe {
 			replyError(pub, wamp.PUBLISH, m.Request, ErrOptionDisallowedDiscloseMe, "this realm does not disclose publishers")
-			return
+			return nil
 		}
 	}
 	if pc.pi.disclose {
@@ -194,6 +239,7 @@ func (b *Broker) Publish(pub Peer, m *wamp.Message) {
 		_ = pub.Send(ack)
 		wamp.Release(ack)
 	}
+	return nil
 }
 
 // Emit publishes an event of the router itself (a meta event) to topic,

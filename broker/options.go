@@ -12,6 +12,8 @@ type pubOptions struct {
 	discloseMe bool
 	retain     bool
 	filter     filter
+	// ppt is the payload passthru attributes (ppt_*, or Autobahn's enc_*).
+	ppt wamp.Passthru
 }
 
 // parse reads d into o, which holds the defaults. Every option of the wrong
@@ -44,9 +46,17 @@ func (o *pubOptions) parse(d wamp.Dict) error {
 		case "eligible_authrole":
 			err = f.eligibleAuthRole.parse(k, v)
 		default:
-			continue
+			if !wamp.IsPassthruKey(k) {
+				continue
+			}
+			err = o.ppt.Set(k, v)
 		}
 		if err != nil {
+			return err
+		}
+	}
+	if !o.ppt.IsZero() {
+		if err := o.ppt.Check(); err != nil {
 			return err
 		}
 	}

@@ -60,6 +60,30 @@ type Publication struct {
 	ExcludeMe        bool
 	Disclose         bool
 	AuthID, AuthRole string
+	// Trust is the trust level the publisher's node gave the publication
+	// (zero value: none), and Passthru the PUBLISH's payload passthru
+	// attributes (nil: none; a pointer, so that the publications without
+	// any, which Forward passes on the heap, stay as small as before):
+	// both go into every EVENT as they would on that node.
+	Trust    wamp.TrustLevel
+	Passthru *wamp.Passthru
+}
+
+// passthru returns pub's attributes, the zero value for none.
+func (pub *Publication) passthru() wamp.Passthru {
+	if pub.Passthru == nil {
+		return wamp.Passthru{}
+	}
+	return *pub.Passthru
+}
+
+// passthruOf returns a copy of p for a Publication: nil for none.
+func passthruOf(p *wamp.Passthru) *wamp.Passthru {
+	if p.IsZero() {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // nodeCount is a node with subscribers on one subscription, and how many.
@@ -160,6 +184,7 @@ func (b *Broker) forward(pc *pubCtx, pubID wamp.ID, retain bool) {
 		Topic: pc.topic, ID: pubID, Args: pc.ev.Args, Kwargs: pc.ev.Kwargs, Retain: retain,
 		Publisher: pc.pi.id, ExcludeMe: pc.pi.excludeMe, Disclose: pc.pi.disclose,
 		AuthID: pc.pi.authid, AuthRole: pc.pi.authrole,
+		Trust: pc.pi.trust, Passthru: passthruOf(&pc.pi.ppt),
 	}
 	if pc.f.active {
 		// Only the black/white-lists matter to the other nodes: the rest
@@ -184,7 +209,7 @@ func (b *Broker) DeliverRemote(pub *Publication) {
 	}
 	pc := pubCtx{f: o.filter, pubID: pub.ID, pi: publisher{
 		id: pub.Publisher, excludeMe: pub.ExcludeMe, disclose: pub.Disclose,
-		authid: pub.AuthID, authrole: pub.AuthRole,
+		authid: pub.AuthID, authrole: pub.AuthRole, trust: pub.Trust, ppt: pub.passthru(),
 	}}
 	b.publish(&pc, pub.Topic, pub.Args, pub.Kwargs, pub.Retain)
 }
@@ -217,7 +242,7 @@ func (b *Broker) StoreRetained(pub *Publication) {
 		args: pub.Args.Clone(), kwargs: pub.Kwargs.Clone(),
 		pub: publisher{
 			id: pub.Publisher, excludeMe: pub.ExcludeMe, disclose: pub.Disclose,
-			authid: pub.AuthID, authrole: pub.AuthRole,
+			authid: pub.AuthID, authrole: pub.AuthRole, trust: pub.Trust, ppt: pub.passthru(),
 		},
 		filter: o.filter,
 	}
@@ -243,6 +268,7 @@ func (b *Broker) RetainedEvent(topic wamp.URI) (Publication, bool) {
 		Topic: e.topic, ID: e.pubID, Args: e.args.Clone(), Kwargs: e.kwargs.Clone(), Retain: true,
 		Options: e.filter.options(), Publisher: e.pub.id, ExcludeMe: e.pub.excludeMe,
 		Disclose: e.pub.disclose, AuthID: e.pub.authid, AuthRole: e.pub.authrole,
+		Trust: e.pub.trust, Passthru: passthruOf(&e.pub.ppt),
 	}, true
 }
 

@@ -17,7 +17,8 @@ const ErrUnavailable wamp.URI = "switchboard.error.cluster_unavailable"
 
 // calleeFeatures are the callee features the dealer asks a callee about;
 // other nodes learn which of them a session announced.
-var calleeFeatures = []string{"call_canceling", "call_cancelling", "progressive_call_results", "progressive_call_invocations"}
+var calleeFeatures = []string{"call_canceling", "call_cancelling", "progressive_call_results", "progressive_call_invocations",
+	"payload_passthru_mode", "payload_transparency"}
 
 // Realm links one realm to the same realm on the other nodes. It
 // implements realm.Link. A node keeps its own sessions only; of the other

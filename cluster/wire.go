@@ -36,13 +36,20 @@ const (
 // session is the publisher, Request the publication id, and Details only
 // what differs from the common case (nil for most publications, which
 // keeps encoding and decoding cheap): "o" the black/white-list options,
-// "d", "ai", "ar" the disclosed publisher, and, with keepX (a retained
-// event, delivered later on any node, the publisher's included), "x"
-// exclude_me. The payload passes through.
+// "d", "ai", "ar" the disclosed publisher, "t" the trust level, "p" the
+// payload passthru attributes (as PUBLISH.Options names them), and, with
+// keepX (a retained event, delivered later on any node, the publisher's
+// included), "x" exclude_me. The payload passes through.
 func encodePub(dst []byte, from uint64, realm wamp.URI, pub *broker.Publication, keepX bool) ([]byte, error) {
 	m := wamp.Message{Type: wamp.PUBLISH, Request: pub.ID, URI: pub.Topic, Args: pub.Args, Kwargs: pub.Kwargs}
-	if len(pub.Options) > 0 || pub.Disclose || (keepX && pub.ExcludeMe) {
+	if len(pub.Options) > 0 || pub.Disclose || (keepX && pub.ExcludeMe) || pub.Trust != 0 || pub.Passthru != nil {
 		meta := wamp.Dict{}
+		if n, ok := pub.Trust.Level(); ok {
+			meta["t"] = n
+		}
+		if pub.Passthru != nil {
+			meta["p"] = map[string]any(pub.Passthru.Dict())
+		}
 		if len(pub.Options) > 0 {
 			meta["o"] = map[string]any(pub.Options)
 		}
@@ -67,6 +74,20 @@ func decodePub(h *dataHeader, m *wamp.Message) broker.Publication {
 		pub.AuthID, pub.AuthRole = wamp.String(d, "ai"), wamp.String(d, "ar")
 		if o, ok := d["o"].(map[string]any); ok {
 			pub.Options = o
+		}
+		if t, ok := d["t"]; ok {
+			pub.Trust, _ = wamp.ParseTrustLevel(t)
+		}
+		if p, ok := d["p"].(map[string]any); ok {
+			var ppt wamp.Passthru
+			for k, v := range p {
+				if wamp.IsPassthruKey(k) {
+					_ = ppt.Set(k, v)
+				}
+			}
+			if !ppt.IsZero() {
+				pub.Passthru = &ppt
+			}
 		}
 	}
 	return pub

@@ -26,7 +26,7 @@ import (
 // first and dynamic as the fallback.
 type AuthMethod struct {
 	// Method is one of auth.Methods: anonymous, ticket, wampcra,
-	// cryptosign, tls.
+	// cryptosign, tls, wamp-scram.
 	Method string
 	// Role is the authrole of anonymous sessions; anonymous only. Zero
 	// value: "anonymous".
@@ -53,10 +53,17 @@ type Principal struct {
 	// With Salt it is the derived key (see auth.DeriveCRAKey).
 	Secret *Secret
 	// Salt, Iterations and KeyLen are the PBKDF2 parameters of a salted
-	// wampcra secret. Zero values of the last two: 1000 and 32.
+	// wampcra secret. Zero values of the last two: 1000 and 32. Salt and
+	// Iterations are also wamp-scram's (see scram.go), with no default.
 	Salt       string
 	Iterations int
 	KeyLen     int
+	// KDF, Memory, StoredKey and ServerKey are the rest of a wamp-scram
+	// principal's keys (scram.go); `switchboard secret scram` prints them.
+	KDF       string
+	Memory    int
+	StoredKey string
+	ServerKey string
 	// PubKeys are the cryptosign Ed25519 public keys, 64 hex digits each.
 	PubKeys []string
 	// Fingerprints are the SHA-256 digests of the client certificates of
@@ -113,10 +120,33 @@ type Dynamic struct {
 // authorizers.
 const DefaultDynamicTimeout = auth.DefaultDynamicTimeout
 
-// Role is a set of permissions. YAML: the key of realms[].roles.
+// Role is a set of permissions. YAML: the key of realms[].roles, whose
+// value is the list of permissions, or a mapping {permissions: [...],
+// trust_level: N} for a role with a trust level.
 type Role struct {
 	Name        string
 	Permissions []Permission
+	// TrustLevel, when HasTrustLevel, is the trust level the router gives
+	// the publications and calls of the role's sessions (EVENT and
+	// INVOCATION details trustlevel); a dynamic authenticator's
+	// authextra.trustlevel takes precedence. Zero value: none.
+	TrustLevel    int
+	HasTrustLevel bool
+}
+
+// TrustLevels returns the trust level of each role of r that has one
+// (realm.Config.TrustLevels), nil for none.
+func (r *Realm) TrustLevels() map[string]int64 {
+	var m map[string]int64
+	for _, role := range r.Roles {
+		if role.HasTrustLevel {
+			if m == nil {
+				m = make(map[string]int64)
+			}
+			m[role.Name] = int64(role.TrustLevel)
+		}
+	}
+	return m
 }
 
 // Permission allows actions on the URIs a pattern matches.
@@ -137,10 +167,11 @@ var Actions = []string{"call", "register", "publish", "subscribe"}
 
 var (
 	authMethodKeys = []string{"method", "role", "principals", "dynamic", "jwt"}
-	principalKeys  = []string{"authid", "role", "ticket", "secret", "salt", "iterations", "keylen", "pubkeys", "fingerprints"}
+	principalKeys  = []string{"authid", "role", "ticket", "secret", "salt", "iterations", "keylen", "pubkeys", "fingerprints", "kdf", "memory", "stored_key", "server_key"}
 	secretKeys     = []string{"bcrypt", "argon2id", "env", "file"}
 	dynamicKeys    = []string{"realm", "procedure", "timeout", "cache"}
 	permissionKeys = []string{"uri", "match", "allow", "disclose"}
+	roleKeys       = []string{"permissions", "trust_level"}
 	discloseKeys   = []string{"caller", "publisher"}
 )
 
@@ -194,6 +225,14 @@ func (d *decoder) principals(me entry) []Principal {
 			p.PubKeys = d.strings(e)
 		case "fingerprints":
 			p.Fingerprints = d.strings(e)
+		case "kdf":
+			p.KDF, _ = d.str(e.val, e.path)
+		case "memory":
+			p.Memory = d.integer(e.val, e.path)
+		case "stored_key":
+			p.StoredKey, _ = d.str(e.val, e.path)
+		case "server_key":
+			p.ServerKey, _ = d.str(e.val, e.path)
 		default:
 			d.unknown(e, path, principalKeys)
 		}
@@ -287,6 +326,25 @@ func (d *decoder) roles(me entry) []Role {
 	rs := make([]Role, len(es))
 	for i, e := range es {
 		rs[i].Name = e.name
+		perms, ppath := e.val, e.path
+		if r, ok := d.resolve(e.val, e.path); ok && isMapping(r) {
+			// {permissions: [...], trust_level: N}
+			fields, _ := d.mapping(e.val, e.path)
+			perms = nil
+			for _, fe := range fields {
+				switch fe.name {
+				case "permissions":
+					// Marked under the role's own path: the validator
+					// names a permission realms[].roles.<role>[i].
+					perms = fe.val
+				case "trust_level":
+					rs[i].TrustLevel, rs[i].HasTrustLevel = d.integer(fe.val, fe.path), true
+				default:
+					d.unknown(fe, e.path, roleKeys)
+				}
+			}
+		}
+		e := entry{name: e.name, key: e.key, val: perms, path: ppath}
 		items, _ := d.list(e.val, e.path)
 		rs[i].Permissions = make([]Permission, len(items))
 		for j, item := range items {
@@ -321,6 +379,15 @@ func (d *decoder) roles(me entry) []Role {
 		}
 	}
 	return rs
+}
+
+// isMapping reports whether a resolved node is a YAML mapping.
+func isMapping(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		return true
+	}
+	return false
 }
 
 // SetAuthDefaults fills in the defaults of a realm's dynamic procedures.
@@ -471,20 +538,24 @@ func (v *validator) principals(path, method string, ps []Principal, r *Realm, ba
 			v.failf(pp+".role", ErrRole, "role %q is not in %s.roles", p.Role, base)
 		}
 		// What each method needs, and what it must not be given.
+		scram := method == auth.MethodScram
 		needs := map[string]bool{
 			"ticket":  method == auth.MethodTicket,
 			"secret":  method == auth.MethodWAMPCRA,
 			"pubkeys": method == auth.MethodCryptosign,
+			"kdf":     scram, "salt": scram, "iterations": scram, "stored_key": scram, "server_key": scram,
 		}
 		given := map[string]bool{
 			"ticket": p.Ticket != nil, "secret": p.Secret != nil, "salt": p.Salt != "",
 			"iterations": p.Iterations != 0, "keylen": p.KeyLen != 0,
 			"pubkeys": p.PubKeys != nil, "fingerprints": p.Fingerprints != nil,
+			"kdf": p.KDF != "", "memory": p.Memory != 0, "stored_key": p.StoredKey != "", "server_key": p.ServerKey != "",
 		}
 		allowed := map[string]bool{
 			"ticket": method == auth.MethodTicket, "secret": method == auth.MethodWAMPCRA,
-			"salt": method == auth.MethodWAMPCRA, "iterations": method == auth.MethodWAMPCRA, "keylen": method == auth.MethodWAMPCRA,
+			"salt": method == auth.MethodWAMPCRA || scram, "iterations": method == auth.MethodWAMPCRA || scram, "keylen": method == auth.MethodWAMPCRA,
 			"pubkeys": method == auth.MethodCryptosign, "fingerprints": method == auth.MethodTLS,
+			"kdf": scram, "memory": scram, "stored_key": scram, "server_key": scram,
 		}
 		for _, key := range principalKeys[2:] {
 			switch {
@@ -508,6 +579,9 @@ func (v *validator) principals(path, method string, ps []Principal, r *Realm, ba
 			if p.Iterations > 10_000_000 {
 				v.failf(pp+".iterations", ErrBadNumber, "%d iterations is too many (at most 10000000)", p.Iterations)
 			}
+		}
+		if scram {
+			v.scramPrincipal(pp, p)
 		}
 		if method == auth.MethodCryptosign {
 			if p.PubKeys != nil && len(p.PubKeys) == 0 {

@@ -54,3 +54,36 @@ func TestPlainCallAllocs(t *testing.T) {
 		t.Errorf("PendingCount %d", d.PendingCount())
 	}
 }
+
+// TestTrustCallAllocs: a trust level costs the plain round trip nothing:
+// the INVOCATION's details are a shared dict.
+func TestTrustCallAllocs(t *testing.T) {
+	d := New(Config{})
+	callee := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
+	caller := &fakepeer.Peer{ID: 2, Ser: wamp.JSON, Discard: true}
+	d.Register(callee, fakepeer.Decode(t, `[64,1,{},"com.example.echo"]`))
+	c := codec.For(wamp.JSON)
+	call := []byte(`[48,1,{},"com.example.echo",["hello",42]]`)
+	var m wamp.Message
+	var buf []byte
+	n := int64(0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := c.Decode(call, &m); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.CallTrust(caller, &m, wamp.Trust(2)); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		buf = append(strconv.AppendInt(append(buf[:0], "[70,"...), n, 10), `,{},["hello",42]]`...)
+		if err := c.Decode(buf, &m); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Yield(callee, &m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("call round trip with a trust level: %v allocations, want 0", allocs)
+	}
+}

@@ -61,6 +61,8 @@ type callOptions struct {
 	receiveProgress bool
 	progress        bool
 	discloseMe      bool
+	// ppt is the payload passthru attributes (ppt_*, or Autobahn's enc_*).
+	ppt wamp.Passthru
 }
 
 // maxTimeoutMS is the largest CALL timeout, in milliseconds, that a
@@ -89,6 +91,9 @@ func parseCallOptions(opts wamp.Dict) (o callOptions, err error) {
 		return o, err
 	}
 	if o.discloseMe, err = wamp.OptBool(opts, "disclose_me", false); err != nil {
+		return o, err
+	}
+	if o.ppt, err = wamp.ParsePassthru(opts); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -123,7 +128,13 @@ func supportsCanceling(p Peer) bool {
 // The error it returns is a protocol violation of the caller, for which the
 // session should be aborted; the caller has been answered with ERROR as
 // well, so that it does not wait should the error be ignored.
-func (d *Dealer) Call(caller Peer, m *wamp.Message) error {
+//
+// Call assigns no trust level; CallTrust does.
+func (d *Dealer) Call(caller Peer, m *wamp.Message) error { return d.CallTrust(caller, m, 0) }
+
+// CallTrust handles CALL as Call does, and tells the callee that the call
+// has trust level trust (INVOCATION.Details.trustlevel; zero value: none).
+func (d *Dealer) CallTrust(caller Peer, m *wamp.Message, trust wamp.TrustLevel) error {
 	if !wamp.ValidURI(m.URI, d.cfg.StrictURIs, false) {
 		replyError(caller, wamp.CALL, m.Request, wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI))
 		return nil
@@ -161,9 +172,9 @@ func (d *Dealer) Call(caller Peer, m *wamp.Message) error {
 	if reg.local == nil {
 		callee = reg.pick()
 	}
-	if len(m.Details) != 0 || reg.match != wamp.MatchExact || d.cfg.Disclosure == DiscloseAlways || reg.discloseTo != nil {
+	if len(m.Details) != 0 || reg.match != wamp.MatchExact || d.cfg.Disclosure == DiscloseAlways || reg.discloseTo != nil || trust != 0 {
 		var err error
-		if details, err = d.invocationDetails(caller, callee, reg, m.URI, o); err != nil {
+		if details, err = d.invocationDetails(caller, callee, reg, m, &o, trust); err != nil {
 			d.mu.Unlock()
 			replyWAMPError(caller, wamp.CALL, m.Request, err)
 			if we, ok := err.(*wamp.Error); ok && we.URI == wamp.ErrProtocolViolation {
@@ -223,7 +234,13 @@ func (d *Dealer) Call(caller Peer, m *wamp.Message) error {
 // invocationDetails checks the advanced options of an initiating CALL
 // against the callee and the realm, and builds INVOCATION.Details. callee
 // is nil for a local procedure. d.mu must be held.
-func (d *Dealer) invocationDetails(caller, callee Peer, reg *registration, uri wamp.URI, o callOptions) (wamp.Dict, error) {
+func (d *Dealer) invocationDetails(caller, callee Peer, reg *registration, m *wamp.Message, o *callOptions, trust wamp.TrustLevel) (wamp.Dict, error) {
+	uri := m.URI
+	if !o.ppt.IsZero() {
+		if err := checkPassthru(caller, callee, "caller", "callee", &o.ppt, m); err != nil {
+			return nil, err
+		}
+	}
 	if o.progress {
 		if !caller.HasFeature("caller", "progressive_call_invocations") {
 			// advanced/rpc_progressive_call_invocations.md: a protocol error.
@@ -251,7 +268,7 @@ func (d *Dealer) invocationDetails(caller, callee Peer, reg *registration, uri w
 	var details wamp.Dict
 	set := func(k string, v any) {
 		if details == nil {
-			details = make(wamp.Dict, 4)
+			details = make(wamp.Dict, 4+o.ppt.Len())
 		}
 		details[k] = v
 	}
@@ -279,6 +296,20 @@ func (d *Dealer) invocationDetails(caller, callee Peer, reg *registration, uri w
 		if authrole != "" {
 			set("caller_authrole", authrole)
 		}
+	}
+	if !o.ppt.IsZero() {
+		if details == nil {
+			details = make(wamp.Dict, 1+o.ppt.Len())
+		}
+		o.ppt.AddTo(details)
+	}
+	if n, ok := trust.Level(); ok {
+		if details == nil {
+			// Shared: a call whose only detail is its trust level costs
+			// no allocation.
+			return trust.Details(), nil
+		}
+		details["trustlevel"] = n
 	}
 	return details, nil
 }
@@ -315,8 +346,16 @@ func (d *Dealer) invocationFailed(caller Peer, req wamp.ID, key callKey, err err
 // for the same call. d.mu must be held.
 func (d *Dealer) continueLocked(c *call, m *wamp.Message) {
 	progress, err := wamp.OptBool(m.Details, "progress", false)
+	var ppt wamp.Passthru
+	if err == nil && len(m.Details) > 1 {
+		// Each chunk of a stream may carry its own passthru attributes
+		// (the specification's progressive CALL example does).
+		if ppt, err = wamp.ParsePassthru(m.Details); err == nil && !ppt.IsZero() {
+			err = checkPassthru(c.caller, c.callee, "caller", "callee", &ppt, m)
+		}
+	}
 	if err != nil {
-		d.abortLocked(c, wamp.ErrInvalidArgument, err.(*wamp.Error).Msg, interruptCanceled)
+		d.abortLocked(c, err.(*wamp.Error).URI, err.(*wamp.Error).Msg, interruptCanceled)
 		return
 	}
 	if !progress {
@@ -325,9 +364,7 @@ func (d *Dealer) continueLocked(c *call, m *wamp.Message) {
 	}
 	inv := wamp.Acquire()
 	inv.Type, inv.Request, inv.ID, inv.Args, inv.Kwargs = wamp.INVOCATION, c.calleeReq, c.regID, m.Args, m.Kwargs
-	if progress {
-		inv.Details = progressDetails
-	}
+	inv.Details = passthruDetails(progress, &ppt)
 	err = c.callee.Send(inv)
 	wamp.Release(inv)
 	if err != nil {
@@ -471,8 +508,17 @@ func (d *Dealer) take(key callKey, final bool) (c *call, known bool) {
 func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 	var progress bool
 	var optErr error
+	var ppt wamp.Passthru
 	if len(m.Details) != 0 {
 		progress, optErr = wamp.OptBool(m.Details, "progress", false)
+		if optErr == nil {
+			ppt, optErr = wamp.ParsePassthru(m.Details)
+		}
+		if ppt.PPT() && !callee.HasFeature("callee", wamp.FeaturePassthru) {
+			// Before the call is looked up: the callee is aborted, and
+			// its calls end with it (RemoveSession).
+			return wamp.NewError(wamp.ErrProtocolViolation, "YIELD with ppt_* options from a callee that did not announce payload_passthru_mode")
+		}
 	}
 	key := callKey{callee.SessionID(), m.Request}
 	c, known := d.take(key, !progress)
@@ -490,8 +536,21 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 		d.mu.Unlock()
 		return nil
 	}
+	if !ppt.IsZero() {
+		// The specification has the dealer answer the callee with
+		// feature_not_supported when the caller lacks the feature; there
+		// is no ERROR for a YIELD that clients take, so the call ends as
+		// for a YIELD it cannot read: the caller gets the error, the
+		// callee an INTERRUPT (if it takes them).
+		if err := checkPassthru(callee, c.caller, "callee", "caller", &ppt, m); err != nil {
+			we := err.(*wamp.Error)
+			d.abortLocked(c, we.URI, "the callee's YIELD: "+we.Msg, interruptCanceled)
+			d.mu.Unlock()
+			return nil
+		}
+	}
 	if progress {
-		d.progressLocked(c, m)
+		d.progressLocked(c, m, &ppt)
 		d.mu.Unlock()
 		return nil
 	}
@@ -500,6 +559,9 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 	d.mu.Unlock()
 	res := wamp.Acquire()
 	res.Type, res.Request, res.Args, res.Kwargs = wamp.RESULT, c.callerReq, m.Args, m.Kwargs
+	if !ppt.IsZero() {
+		res.Details = ppt.Dict()
+	}
 	err := c.caller.Send(res)
 	wamp.Release(res)
 	if err != nil && d.cfg.IsTooLarge(err) {
@@ -515,7 +577,7 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 // client that did not ask would take the RESULT for the final one. The
 // RESULT is queued under d.mu so that a timeout or cancel ERROR cannot be
 // overtaken by it. d.mu must be held.
-func (d *Dealer) progressLocked(c *call, m *wamp.Message) {
+func (d *Dealer) progressLocked(c *call, m *wamp.Message, ppt *wamp.Passthru) {
 	if !c.progress {
 		d.log.Debug("progressive YIELD for a caller that did not ask for progress: dropped")
 		return
@@ -525,7 +587,7 @@ func (d *Dealer) progressLocked(c *call, m *wamp.Message) {
 		c.timer.Reset(c.timeout)
 	}
 	res := wamp.Acquire()
-	res.Type, res.Request, res.Details, res.Args, res.Kwargs = wamp.RESULT, c.callerReq, progressDetails, m.Args, m.Kwargs
+	res.Type, res.Request, res.Details, res.Args, res.Kwargs = wamp.RESULT, c.callerReq, passthruDetails(true, ppt), m.Args, m.Kwargs
 	err := c.caller.Send(res)
 	wamp.Release(res)
 	if err != nil && d.cfg.IsTooLarge(err) {
@@ -537,6 +599,14 @@ func (d *Dealer) progressLocked(c *call, m *wamp.Message) {
 // its CALL with the callee's URI, details and payload. One for a canceled
 // call is swallowed; one for no pending call is a protocol violation.
 func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
+	var ppt wamp.Passthru
+	var pptErr error
+	if len(m.Details) != 0 {
+		ppt, pptErr = wamp.ParsePassthru(m.Details)
+		if ppt.PPT() && !callee.HasFeature("callee", wamp.FeaturePassthru) {
+			return wamp.NewError(wamp.ErrProtocolViolation, "ERROR with ppt_* details from a callee that did not announce payload_passthru_mode")
+		}
+	}
 	key := callKey{callee.SessionID(), m.Request}
 	c, known := d.take(key, true)
 	if c == nil {
@@ -545,10 +615,23 @@ func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
 		}
 		return nil
 	}
+	if pptErr == nil && !ppt.IsZero() {
+		pptErr = checkPassthru(callee, c.caller, "callee", "caller", &ppt, m)
+	}
 	d.callEnded(c, CallFailed)
 	d.finishLocked(c, key)
 	d.mu.Unlock()
+	if pptErr != nil {
+		// The callee's error cannot go to the caller as it is: the
+		// caller learns why instead (its passthru attributes are bad, or
+		// the caller does not take them).
+		we := pptErr.(*wamp.Error)
+		replyError(c.caller, wamp.CALL, c.callerReq, we.URI, "the callee's ERROR "+string(m.URI)+": "+we.Msg)
+		c.release()
+		return nil
+	}
 	e := wamp.Acquire()
+	// The callee's details go as they are, ppt_* (and enc_*) included.
 	*e = wamp.Message{Type: wamp.ERROR, ErrType: wamp.CALL, Request: c.callerReq, Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}
 	err := c.caller.Send(e)
 	wamp.Release(e)

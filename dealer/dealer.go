@@ -150,8 +150,14 @@ func New(cfg Config) *Dealer {
 }
 
 // Features is what the dealer announces in WELCOME: only what it does.
+// Call trust levels are those CallTrust is given (the realm's, by role or
+// from the authenticator); payload passthru covers both the
+// specification's ppt_* and Autobahn's older payload_transparency.
 func Features() wamp.Dict {
 	return wamp.Dict{"features": map[string]any{
+		"call_trustlevels":             true,
+		"payload_passthru_mode":        true,
+		"payload_transparency":         true,
 		"progressive_call_results":     true,
 		"progressive_call_invocations": true,
 		"call_canceling":               true,

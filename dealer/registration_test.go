@@ -13,7 +13,8 @@ import (
 func TestFeaturesAnnounced(t *testing.T) {
 	got := Features()["features"].(map[string]any)
 	want := []string{
-		"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
+		"call_canceling", "call_timeout", "call_trustlevels", "caller_identification", "pattern_based_registration",
+		"payload_passthru_mode", "payload_transparency",
 		"progressive_call_invocations", "progressive_call_results", "shared_registration",
 	}
 	var keys []string

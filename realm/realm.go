@@ -49,6 +49,11 @@ type Config struct {
 	// Link, when set, joins the realm to the same realm on the other
 	// nodes of a cluster (realm/cluster.go). Nil: a node alone.
 	Link Link
+	// TrustLevels gives the sessions of a role a trust level, which their
+	// EVENTs and INVOCATIONs carry (realm/trust.go); a dynamic
+	// authenticator's authextra.trustlevel takes precedence. Levels are
+	// in [0, wamp.MaxTrustLevel]. Nil: none by role.
+	TrustLevels map[string]int64
 }
 
 // Realm is one routing domain.
@@ -68,9 +73,17 @@ type Realm struct {
 
 	link Link // nil: a node alone
 
+	// trusting is set while some session may have a trust level (a role
+	// has one, or an authenticator gave one): until then trustOf costs
+	// one atomic load.
+	trusting atomic.Bool
+
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*member
 	closed   bool
+	// roleTrust is the trust level of each role that has one (nil:
+	// none); guarded by mu.
+	roleTrust map[string]wamp.TrustLevel
 }
 
 // member is an attached session with what the realm keeps for it.
@@ -86,6 +99,11 @@ type member struct {
 	// session's reader goroutine, and read by Leave, under Realm.mu.
 	expires time.Time
 	expiry  *time.Timer
+	// trust is the session's trust level (realm/trust.go); authTrust
+	// says it came from the authenticator, so that a new role level
+	// does not replace it. Guarded by Realm.mu.
+	trust     wamp.TrustLevel
+	authTrust bool
 }
 
 // New returns an empty realm with the meta API registered.
@@ -106,6 +124,12 @@ func New(cfg Config) (*Realm, error) {
 		neverDisclosePublisher: cfg.DisclosePublisher == "never",
 	}
 	r.SetAccess(cfg.Auth, cfg.Authorizer)
+	for role, n := range cfg.TrustLevels {
+		if n < 0 || n > wamp.MaxTrustLevel {
+			return nil, fmt.Errorf("realm %s: trust level %d of role %s is not in [0, %d]", cfg.Name, n, role, wamp.MaxTrustLevel)
+		}
+	}
+	r.SetTrustLevels(cfg.TrustLevels)
 	disclose := cfg.DisclosePublisher
 	if disclose == "client" {
 		disclose = broker.DiscloseClient
@@ -194,7 +218,14 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	r.sessions[id] = &member{s: s, expires: who.Expires}
+	mb := &member{s: s, expires: who.Expires}
+	if t := r.authTrust(&who); t != 0 {
+		mb.trust, mb.authTrust = t, true
+		r.trusting.Store(true)
+	} else {
+		mb.trust = r.roleTrustLocked(who.AuthRole)
+	}
+	r.sessions[id] = mb
 	r.mu.Unlock()
 	welcome := wamp.Dict{
 		"realm":        string(r.name),
@@ -249,13 +280,13 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 		if r.stats != nil {
 			r.stats.EventPublished(s.ID)
 		}
-		r.broker.Publish(s, m)
+		return r.broker.PublishTrust(s, m, r.trustOf(s))
 	case wamp.SUBSCRIBE:
 		r.broker.Subscribe(s, m)
 	case wamp.UNSUBSCRIBE:
 		r.broker.Unsubscribe(s, m)
 	case wamp.CALL:
-		return r.dealer.Call(s, m)
+		return r.dealer.CallTrust(s, m, r.trustOf(s))
 	case wamp.REGISTER:
 		if r.link != nil {
 			r.link.Register(s, m)
@@ -265,6 +296,9 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	case wamp.UNREGISTER:
 		r.dealer.Unregister(s, m)
 	case wamp.YIELD:
+		if err := checkPassthruSender(s, m); err != nil {
+			return err
+		}
 		if r.link != nil && r.link.Answer(s, m) {
 			return nil
 		}
@@ -272,6 +306,9 @@ func (r *Realm) Handle(s *session.Session, m *wamp.Message) error {
 	case wamp.ERROR:
 		if m.ErrType != wamp.INVOCATION {
 			return wamp.NewError(wamp.ErrProtocolViolation, fmt.Sprintf("ERROR for %v from a client", m.ErrType))
+		}
+		if err := checkPassthruSender(s, m); err != nil {
+			return err
 		}
 		if r.link != nil && r.link.Answer(s, m) {
 			return nil

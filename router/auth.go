@@ -129,6 +129,13 @@ func (r *Router) authenticator(m *config.AuthMethod, realm wamp.URI) (auth.Authe
 			}
 			ap.Fingerprints = append(ap.Fingerprints, b)
 		}
+		if m.Method == auth.MethodScram {
+			k, err := auth.ParseScramKeys(p.KDF, p.Salt, p.Iterations, p.Memory, p.StoredKey, p.ServerKey)
+			if err != nil {
+				return nil, fmt.Errorf("principal %q: %w", p.AuthID, err)
+			}
+			ap.Scram, ap.Salt, ap.Iterations = &k, "", 0
+		}
 		ps[i] = ap
 	}
 	switch m.Method {
@@ -142,6 +149,8 @@ func (r *Router) authenticator(m *config.AuthMethod, realm wamp.URI) (auth.Authe
 		return auth.NewCryptosign(ps, dyn)
 	case auth.MethodTLS:
 		return auth.NewTLSCert(ps, dyn)
+	case auth.MethodScram:
+		return auth.NewScram(ps, dyn)
 	}
 	return nil, fmt.Errorf("unknown method %q", m.Method)
 }

@@ -333,9 +333,10 @@ func (r *Router) Reload(cfg *config.Config) error {
 	}
 	old := *r.realms.Load()
 	type swap struct {
-		rl    *realm.Realm
-		set   *auth.Set
-		authz auth.Authorizer
+		rl     *realm.Realm
+		set    *auth.Set
+		authz  auth.Authorizer
+		trusts map[string]int64
 	}
 	var swaps []swap
 	next := make(realmMap, len(cfg.Realms))
@@ -347,7 +348,7 @@ func (r *Router) Reload(cfg *config.Config) error {
 			if err != nil {
 				return fmt.Errorf("router: reload: %w", err)
 			}
-			swaps = append(swaps, swap{rl, set, authz})
+			swaps = append(swaps, swap{rl, set, authz, rc.TrustLevels()})
 			next[rc.Name] = rl
 			continue
 		}
@@ -373,6 +374,7 @@ func (r *Router) Reload(cfg *config.Config) error {
 	}
 	for _, s := range swaps {
 		s.rl.SetAccess(s.set, s.authz)
+		s.rl.SetTrustLevels(s.trusts)
 	}
 	r.realms.Store(&next)
 	for name, rl := range old {

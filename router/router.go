@@ -145,6 +145,7 @@ func (r *Router) newRealm(rc *config.Realm) (*realm.Realm, error) {
 		History:           history,
 		Auth:              authn,
 		Authorizer:        authz,
+		TrustLevels:       rc.TrustLevels(),
 		Stats:             r.realmStats(rc.Name),
 		Logger:            r.log,
 		Link:              r.realmLink(rc.Name),

@@ -79,8 +79,8 @@ Usage:
 	                                subscriptions and registrations (GET /status)
 	switchboard version             print the version and exit
 	switchboard secret KIND         hash a ticket, derive a wampcra key or
-	                                make a cryptosign key pair (see
-	                                'switchboard secret help')
+	                                wamp-scram keys, make a cryptosign key
+	                                pair (see 'switchboard secret help')
 	switchboard help                print this help
 
 Flags:

@@ -24,6 +24,9 @@ const secretUsage = `Usage:
 	switchboard secret wampcra -salt SALT [-iterations N] [-keylen N]
 	                                        derive a salted wampcra secret
 	switchboard secret cryptosign           make an Ed25519 key pair
+	switchboard secret scram [-kdf argon2id13|argon2id-13|pbkdf2] [-iterations N]
+	        [-memory KiB] [-salt BASE64] [-authid ID -role ROLE]
+	                                        derive wamp-scram stored keys
 
 The ticket or password is read from the first line of standard input
 (type it, or pipe it in), so that it stays out of the shell history and
@@ -31,6 +34,13 @@ the process list.
 
 cryptosign prints the private key seed (for the client; keep it secret) and
 then the public key (for pubkeys in config.yaml), both in hex.
+
+scram prints the YAML of a wamp-scram principal (kdf, iterations, memory,
+salt, stored_key, server_key; with -authid, the whole list item). The salt
+is random unless given; defaults: argon2id13 with 3 passes over 64 MiB,
+or pbkdf2 with 16384 iterations. Clients run the same KDF at every login.
+Autobahn|Python's AuthScram (and Crossbar.io) need -kdf argon2id-13, whose
+keys differ from argon2id13's for the same password.
 `
 
 // secretCmd prints what config.yaml takes instead of a secret in the
@@ -41,6 +51,9 @@ func secretCmd(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	kind, args := args[0], args[1:]
+	if kind == "scram" {
+		return secretScram(args, stdout, stderr)
+	}
 	flags := newFlags("secret " + kind)
 	var salt string
 	var iterations, keyLen int

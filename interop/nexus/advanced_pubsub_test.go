@@ -82,7 +82,8 @@ func testAdvFeatures(t *testing.T, url string, ser serializer) {
 	feats, _ := wamp.AsDict(wamp.Dict(c.RealmDetails())["roles"])
 	broker, _ := wamp.AsDict(feats["broker"])
 	got, _ := wamp.AsDict(broker["features"])
-	want := []string{"event_history", "event_retention", "pattern_based_subscription", "publisher_exclusion",
+	want := []string{"event_history", "event_retention", "pattern_based_subscription", "payload_passthru_mode",
+		"payload_transparency", "publication_trustlevels", "publisher_exclusion",
 		"publisher_identification", "session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"}
 	var names []string
 	for k, v := range got {

@@ -73,6 +73,7 @@ func testDealerFeatures(t *testing.T, url string, ser serializer) {
 	for _, f := range []string{
 		"progressive_call_results", "progressive_call_invocations", "call_canceling", "call_timeout",
 		"caller_identification", "shared_registration", "pattern_based_registration",
+		"call_trustlevels", "payload_passthru_mode", "payload_transparency",
 	} {
 		if !c.HasFeature("dealer", f) {
 			t.Errorf("WELCOME does not announce dealer feature %s: %v", f, c.RealmDetails()["roles"])

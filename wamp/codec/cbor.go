@@ -301,7 +301,9 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 		switch {
 		case a.b[0] == cborNull || a.b[0] == cborUndefined:
 			a.advance(a.b[1:])
-		case a.b[0]>>5 == cborArray:
+		case a.b[0]>>5 == cborArray, a.b[0]>>5 == cborBytes:
+			// A binary in place of the list is a transparent payload
+			// (wamp.Passthru, Autobahn's enc_algo).
 			raw, rest, err := cborItem(a.b)
 			if err != nil {
 				return errElem(t, pos, argsName, "is invalid", err)

@@ -215,6 +215,8 @@ func checkArgs(v any) error {
 	switch v.(type) {
 	case []any, []string, []wamp.ID:
 		return nil
+	case []byte:
+		return nil // a transparent payload (wamp.Passthru)
 	}
 	return fmt.Errorf("%w: Arguments must be a list, not %T", ErrUnsupportedValue, v)
 }

@@ -180,14 +180,23 @@ func (d *jsonDecoder) decodeMessage(m *wamp.Message) error {
 		if k != ']' {
 			// null stands for an absent payload: the nexus client sends
 			// null Args when a call has only Kwargs.
-			if k != '[' && k != 'n' {
+			if k != '[' && k != 'n' && k != '"' {
 				return errElem(t, pos, argsName, "must be a list", nil)
 			}
 			raw, err := d.dec.ReadValue()
 			if err != nil {
 				return errElem(t, pos, argsName, "is invalid", err)
 			}
-			if k == '[' {
+			switch {
+			case k == '[':
+				m.Args = wamp.Payload{Raw: raw[:len(raw):len(raw)], Ser: wamp.JSON}
+			case k == '"':
+				// A binary ("\u0000" + base64) in place of the list is a
+				// transparent payload (wamp.Passthru, Autobahn's
+				// enc_algo); any other string is not.
+				if !bytes.HasPrefix(raw, []byte(`"\u0000`)) {
+					return errElem(t, pos, argsName, "must be a list", nil)
+				}
 				m.Args = wamp.Payload{Raw: raw[:len(raw):len(raw)], Ser: wamp.JSON}
 			}
 			pos++

@@ -154,7 +154,9 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 		// nil (or undefined) stands for an absent payload, as null does in
 		// JSON.
 		switch msgp.NextType(b) {
-		case msgp.ArrayType:
+		case msgp.ArrayType, msgp.BinType:
+			// A binary in place of the list is a transparent payload
+			// (wamp.Passthru, Autobahn's enc_algo).
 			raw, rest, err := msgpackSpan(b)
 			if err != nil {
 				return errElem(t, pos, argsName, "is invalid", err)
