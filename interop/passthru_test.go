@@ -35,7 +35,7 @@ func TestCryptoboxAutobahnPython(t *testing.T) {
 	}
 	python := lookPython(t)
 	if err := exec.Command(python, "-c", "from autobahn.wamp import cryptobox; assert cryptobox.HAS_CRYPTOBOX").Run(); err != nil {
-		const install = "Autobahn|Python's cryptobox needs PyNaCl and pytrie (apt install python3-nacl python3-pytrie)"
+		const install = "Autobahn|Python's cryptobox needs PyNaCl and pytrie (apt install python3-nacl python3-trie; python3-autobahn depends on both)"
 		if os.Getenv("CI") == "" {
 			t.Skip(install)
 		}
