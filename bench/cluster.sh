@@ -64,6 +64,8 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/nodeconfig.sh
+. "$root/bench/nodeconfig.sh"
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/switchboard-cluster.XXXXXX)
 fi
@@ -97,34 +99,8 @@ http() { echo "http://127.0.0.1:$(ws_port "$1")"; }
 
 declare -A pids=()
 
-# config NODE NODES writes OUT/nNODE.yaml: node NODE of a cluster of NODES
-# (replicas min(3, NODES)), or the single node for NODE 0.
-config() {
-	local i=$1 n=$2 f=$out/n$1.yaml j routes=
-	cat >"$f" <<EOF
-log: {level: warn}
-transports:
-  - type: websocket
-    listen: 127.0.0.1:$(ws_port "$i")
-    path: /ws
-realms:
-  - name: realm1
-EOF
-	[ "$i" = 0 ] && return
-	for j in $(seq 1 "$n"); do
-		[ "$j" = "$i" ] || routes="$routes${routes:+, }nats://127.0.0.1:$((16220 + j))"
-	done
-	cat >>"$f" <<EOF
-cluster:
-  name: bench
-  node: n$i
-  replicas: $((n < 3 ? n : 3))
-  embedded:
-    listen: 127.0.0.1:$((14220 + i))
-    cluster_listen: 127.0.0.1:$((16220 + i))
-    routes: [$routes]
-EOF
-}
+# config NODE NODES writes OUT/nNODE.yaml (bench/nodeconfig.sh).
+config() { node_config "$1" "$2" bench 14220 16220; }
 
 start_node() {
 	"$sb" -c "$out/n$1.yaml" >>"$out/n$1.log" 2>&1 &

@@ -89,6 +89,8 @@ if [ "$stub" = 1 ] && [ -z "$single" ]; then
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/nodeconfig.sh
+. "$root/bench/nodeconfig.sh"
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/switchboard-scale.XXXXXX)
 fi
@@ -128,34 +130,8 @@ stub_port=29001
 declare -A pids=()
 gpids=()
 
-# config NODE NODES writes OUT/nNODE.yaml: node NODE of a cluster of NODES
-# (replicas min(3, NODES)), or the single node for NODE 0.
-config() {
-	local i=$1 n=$2 f=$out/n$1.yaml j routes=
-	cat >"$f" <<EOF
-log: {level: warn}
-transports:
-  - type: websocket
-    listen: 127.0.0.1:$(ws_port "$i")
-    path: /ws
-realms:
-  - name: realm1
-EOF
-	[ "$i" = 0 ] && return
-	for j in $(seq 1 "$n"); do
-		[ "$j" = "$i" ] || routes="$routes${routes:+, }nats://127.0.0.1:$((26220 + j))"
-	done
-	cat >>"$f" <<EOF
-cluster:
-  name: scale
-  node: n$i
-  replicas: $((n < 3 ? n : 3))
-  embedded:
-    listen: 127.0.0.1:$((24220 + i))
-    cluster_listen: 127.0.0.1:$((26220 + i))
-    routes: [$routes]
-EOF
-}
+# config NODE NODES writes OUT/nNODE.yaml (bench/nodeconfig.sh).
+config() { node_config "$1" "$2" scale 24220 26220; }
 
 router_cpu=()
 gen_cpu=()
