@@ -4,7 +4,8 @@
 //
 //	go run ./bridge/loadtool -url http://127.0.0.1:8080/publish -c 32 -d 5s
 //
-// With -key and -secret each request is signed.
+// With -key and -secret each request is signed; with -batch N each request
+// carries N publications (a batch, docs/web.md).
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,11 +31,18 @@ func main() {
 	topic := flag.String("topic", "com.example.load", "topic to publish on")
 	key := flag.String("key", "", "sign with this key")
 	secret := flag.String("secret", "", "the key's secret")
+	batch := flag.Int("batch", 0, "publications per request, as a batch (0: one, not as a batch)")
 	flag.Parse()
 
 	tr := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	body := []byte(fmt.Sprintf(`{"topic": %q, "args": ["hello", 1], "kwargs": {"k": true}}`, *topic))
+	one := fmt.Sprintf(`{"topic": %q, "args": ["hello", 1], "kwargs": {"k": true}}`, *topic)
+	body := []byte(one)
+	perRequest := 1
+	if *batch > 0 {
+		perRequest = *batch
+		body = []byte("[" + strings.TrimSuffix(strings.Repeat(one+",", *batch), ",") + "]")
+	}
 	var ok, failed, nonce atomic.Uint64
 	// Nonces are remembered by the router: a second run must not start
 	// where the first did.
@@ -71,8 +80,9 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	fmt.Printf("%d published, %d failed in %v: %.0f req/s (%d connections)\n",
-		ok.Load(), failed.Load(), elapsed.Round(time.Millisecond), float64(ok.Load())/elapsed.Seconds(), *conns)
+	fmt.Printf("%d requests, %d failed in %v: %.0f req/s, %.0f publications/s (%d connections, %d per request)\n",
+		ok.Load(), failed.Load(), elapsed.Round(time.Millisecond), float64(ok.Load())/elapsed.Seconds(),
+		float64(ok.Load())*float64(perRequest)/elapsed.Seconds(), *conns, perRequest)
 	if e := firstErr.Load(); e != nil {
 		fmt.Fprintln(os.Stderr, "first failure:", e)
 		os.Exit(1)
