@@ -66,24 +66,7 @@ done
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/nodeconfig.sh
 . "$root/bench/nodeconfig.sh"
-if [ -z "$out" ]; then
-	out=$(mktemp -d /tmp/switchboard-cluster.XXXXXX)
-fi
-mkdir -p "$out"
-results=$out/results.jsonl
-touch "$results"
-log() { echo "cluster.sh $(date -u +%H:%M:%S): $*" >&2; }
-
-if [ -z "$bin" ]; then
-	bin=$out/bin
-	mkdir -p "$bin"
-	log "building into $bin"
-	go=$(command -v go || echo /usr/local/go/bin/go)
-	(cd "$root" && "$go" build -o "$bin/switchboard" ./cmd/switchboard &&
-		"$go" build -o "$bin/switchboard-bench" ./cmd/switchboard-bench)
-fi
-sb=$bin/switchboard
-gen=$bin/switchboard-bench
+bench_setup cluster
 
 ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" -lt $((sessions + 100)) ]; then

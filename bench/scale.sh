@@ -91,24 +91,7 @@ fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/nodeconfig.sh
 . "$root/bench/nodeconfig.sh"
-if [ -z "$out" ]; then
-	out=$(mktemp -d /tmp/switchboard-scale.XXXXXX)
-fi
-mkdir -p "$out"
-results=$out/results.jsonl
-touch "$results"
-log() { echo "scale.sh $(date -u +%H:%M:%S): $*" >&2; }
-
-if [ -z "$bin" ]; then
-	bin=$out/bin
-	mkdir -p "$bin"
-	log "building into $bin"
-	go=$(command -v go || echo /usr/local/go/bin/go)
-	(cd "$root" && "$go" build -o "$bin/switchboard" ./cmd/switchboard &&
-		"$go" build -o "$bin/switchboard-bench" ./cmd/switchboard-bench)
-fi
-sb=$bin/switchboard
-gen=$bin/switchboard-bench
+bench_setup scale
 
 ulimit -n "$(ulimit -Hn)"
 most=$sessions
