@@ -125,9 +125,9 @@ type Session struct {
 	// running writer touches them.
 	spare []entry
 	batch [][]byte
-	// sw is conn when it is a transport.SharedWriter; the writer then
-	// marks the shared EVENT frames of each batch in shared (reused like
-	// batch), so that a compressing transport compresses each of them
+	// sw is conn when it is a transport.SharedWriter that compresses; the
+	// writer then marks the shared EVENT frames of each batch in shared
+	// (reused like batch), so that the transport compresses each of them
 	// once for all its subscribers rather than once per session.
 	sw      transport.SharedWriter
 	shared  []bool
@@ -161,7 +161,9 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		log:      cfg.Logger.With("remote", addrString(conn.RemoteAddr()), "transport", conn.Transport(), "serializer", ser.String()),
 		stats:    cfg.Stats,
 	}
-	s.sw, _ = conn.(transport.SharedWriter)
+	if sw, ok := conn.(transport.SharedWriter); ok && sw.SharesFrames() {
+		s.sw = sw
+	}
 	if s.codec == nil {
 		_ = conn.Close(transport.CloseProtocolError, "unsupported serializer")
 		return

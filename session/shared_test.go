@@ -17,6 +17,8 @@ type sharedPipe struct {
 
 var _ transport.SharedWriter = (*sharedPipe)(nil)
 
+func (c *sharedPipe) SharesFrames() bool { return true }
+
 func (c *sharedPipe) WriteBatchShared(frames [][]byte, shared []bool) error {
 	if len(shared) != len(frames) {
 		panic("one flag per frame")

@@ -75,9 +75,15 @@ type Conn interface {
 // allocation, where wrapping each frame in a type of ours would.
 type SharedWriter interface {
 	WriteBatchShared(frames [][]byte, shared []bool) error
+	// SharesFrames reports whether the marking matters on this
+	// connection (it compresses): when not, the caller saves itself the
+	// marking and calls WriteBatch.
+	SharesFrames() bool
 }
 
 var _ SharedWriter = (*conn)(nil)
+
+func (c *conn) SharesFrames() bool { return c.deflate != nil }
 
 // CloseCode is a WebSocket close status code (RFC 6455 section 7.4).
 // RawSocket has no close frame and ignores it.
