@@ -42,6 +42,24 @@ func TestPublishAllocs(t *testing.T) {
 	}
 }
 
+// TestForwardAllocs: a publication that other nodes want costs no more
+// allocations than one they do not: what forward hands the Remote is
+// pooled.
+func TestForwardAllocs(t *testing.T) {
+	b := New(Config{Remote: nopRemote{}})
+	for i := range 10 {
+		b.Subscribe(&fakepeer.Peer{ID: wamp.ID(10 + i), Ser: wamp.JSON, Discard: true}, fakepeer.Decode(t, `[32,1,{},"com.example.hot"]`))
+	}
+	for node := range uint64(3) {
+		b.Subscribe(&ghostPeer{id: wamp.ID(1<<62 + node), node: node + 2}, fakepeer.Decode(t, `[32,1,{},"com.example.hot"]`))
+	}
+	pub := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
+	m := fakepeer.Decode(t, `[16,1,{},"com.example.hot",["hello",42]]`)
+	if n := testing.AllocsPerRun(1000, func() { b.Publish(pub, m) }); n > 1 {
+		t.Errorf("publish forwarded to 3 nodes: %v allocations, want 1 (the shared frame)", n)
+	}
+}
+
 // TestPublishTrustAllocs: a trust level costs a plain publication nothing
 // more: its EVENT details are a shared dict.
 func TestPublishTrustAllocs(t *testing.T) {

@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"slices"
 	"strings"
+	"sync"
 
 	"github.com/switchboard/switchboard/wamp"
 )
@@ -36,8 +36,8 @@ type Remote interface {
 	// Forward sends pub to each node in nodes, and to every node when
 	// all is set (a retained event, which every node keeps). nodes are
 	// the nodes with subscribers on the subscriptions the topic matches,
-	// before the black/white-lists. pub and its payload are valid only
-	// during the call. Forward is called on the publisher's reader, one
+	// before the black/white-lists. nodes, pub and its payload are valid
+	// only during the call. Forward is called on the publisher's reader, one
 	// publication after another, which keeps the publisher's order, and
 	// before the publication is delivered to this node's subscribers. It
 	// is called without the broker's lock, so it may block and may call
@@ -178,9 +178,20 @@ func (s *nodeSet) list() []uint64 {
 	return append(s.fix[:], s.more...)
 }
 
+// forwarded is what forward hands the Remote. Passed through an
+// interface it would escape, so it is pooled: a forwarded publication
+// allocates nothing here.
+type forwarded struct {
+	pub   Publication
+	nodes []uint64
+}
+
+var forwardedPool = sync.Pool{New: func() any { return new(forwarded) }}
+
 // forward hands a client's publication to the Remote.
 func (b *Broker) forward(pc *pubCtx, pubID wamp.ID, retain bool) {
-	pub := Publication{
+	f := forwardedPool.Get().(*forwarded)
+	f.pub = Publication{
 		Topic: pc.topic, ID: pubID, Args: pc.ev.Args, Kwargs: pc.ev.Kwargs, Retain: retain,
 		Publisher: pc.pi.id, ExcludeMe: pc.pi.excludeMe, Disclose: pc.pi.disclose,
 		AuthID: pc.pi.authid, AuthRole: pc.pi.authrole,
@@ -189,12 +200,14 @@ func (b *Broker) forward(pc *pubCtx, pubID wamp.ID, retain bool) {
 	if pc.f.active {
 		// Only the black/white-lists matter to the other nodes: the rest
 		// of the options was applied here.
-		pub.Options = pc.options
+		f.pub.Options = pc.options
 	}
 	// A copy: the list in pc would make every publication's pc escape to
 	// the heap, cluster or not.
-	nodes := slices.Clone(pc.nodes.list())
-	b.cfg.Remote.Forward(nodes, retain, &pub)
+	f.nodes = append(f.nodes[:0], pc.nodes.list()...)
+	b.cfg.Remote.Forward(f.nodes, retain, &f.pub)
+	f.pub = Publication{} // the payload and options are the publisher's frame's
+	forwardedPool.Put(f)
 }
 
 // DeliverRemote delivers a publication from another node to this node's

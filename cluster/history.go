@@ -201,7 +201,7 @@ func (h *historyStore) apply(b []byte) {
 		h.n.log.Warn("bad history event in the cluster store", "error", err)
 		return
 	}
-	l := h.n.realms[hd.realm]
+	l := h.n.realms[wamp.URI(hd.realm)]
 	if l == nil || l.r == nil {
 		return
 	}

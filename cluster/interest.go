@@ -62,7 +62,7 @@ func (l *Realm) Forward(nodes []uint64, _ bool, pub *broker.Publication) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	b, err := encodePub((*bp)[:0], l.n.id, l.name, pub, false)
+	b, err := appendPub((*bp)[:0], l.n.id, l.name, pub, false)
 	if err != nil {
 		l.n.log.Warn("publication not forwarded", "topic", string(pub.Topic), "error", err)
 		return
@@ -71,10 +71,8 @@ func (l *Realm) Forward(nodes []uint64, _ bool, pub *broker.Publication) {
 		*bp = b // grown: keep it, within reason
 	}
 	for _, node := range nodes {
-		err := l.n.nc.Publish(l.n.dataSubject(node), b)
-		l.n.sent(kindPub, err)
-		if err != nil {
-			l.n.log.Debug("publication not forwarded", "topic", string(pub.Topic), "error", err)
+		if o := l.n.outboxFor(node); o == nil || !o.put(b) {
+			l.n.sent(kindPub, errStopped)
 		}
 	}
 }

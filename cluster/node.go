@@ -75,6 +75,14 @@ type Node struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	// outboxes carry the publications forwarded to each node (outbox.go),
+	// made at the first and closed when the node is gone or this one
+	// stops (outClosed).
+	outMu     sync.RWMutex
+	outboxes  map[uint64]*outbox
+	outClosed bool
+	outWG     sync.WaitGroup
+
 	// settled is closed once this node has had the time to learn the
 	// others after its start: before that it admits no registration, so
 	// that it does not take a live node it has not heard yet for gone.
@@ -460,6 +468,7 @@ func (n *Node) Close() {
 	close(n.stop)
 	n.cancel()
 	n.wg.Wait()
+	n.closeOutboxes()
 	if n.nc != nil && n.nc.IsConnected() {
 		n.ann.flush()
 		n.sendCtl(ctlMsg{T: "bye"})
@@ -485,6 +494,7 @@ func (n *Node) Kill() {
 	if n.nc != nil {
 		n.nc.Close()
 	}
+	n.closeOutboxes()
 	n.shutdownServer()
 }
 
@@ -775,9 +785,54 @@ func (n *Node) registerTimeout() time.Duration {
 }
 
 func (n *Node) dropNode(id uint64) {
+	n.outMu.Lock()
+	if o := n.outboxes[id]; o != nil {
+		delete(n.outboxes, id)
+		o.close()
+	}
+	n.outMu.Unlock()
 	for _, l := range n.realms {
 		l.dropNode(id)
 	}
+}
+
+// outboxFor returns the outbox of node, nil once this node stops.
+func (n *Node) outboxFor(node uint64) *outbox {
+	n.outMu.RLock()
+	o := n.outboxes[node]
+	n.outMu.RUnlock()
+	if o != nil {
+		return o
+	}
+	n.outMu.Lock()
+	defer n.outMu.Unlock()
+	if o = n.outboxes[node]; o != nil || n.outClosed {
+		return o
+	}
+	if n.outboxes == nil {
+		n.outboxes = make(map[uint64]*outbox)
+	}
+	o = newOutbox(n, node)
+	n.outboxes[node] = o
+	n.outWG.Add(1)
+	go func() {
+		defer n.outWG.Done()
+		o.run()
+	}()
+	return o
+}
+
+// closeOutboxes closes every outbox and waits for them to hand what they
+// hold to NATS.
+func (n *Node) closeOutboxes() {
+	n.outMu.Lock()
+	n.outClosed = true
+	for id, o := range n.outboxes {
+		delete(n.outboxes, id)
+		o.close()
+	}
+	n.outMu.Unlock()
+	n.outWG.Wait()
 }
 
 // touch marks node id alive and reports whether it is new (first seen, or

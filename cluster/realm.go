@@ -1,13 +1,16 @@
 package cluster
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
 	"github.com/switchboard/switchboard/wamp"
+	"github.com/switchboard/switchboard/wamp/codec"
 )
 
 // ErrUnavailable answers a REGISTER when the cluster cannot decide it:
@@ -169,25 +172,45 @@ func (l *Realm) dropNode(node uint64) {
 // onData runs on the one goroutine of this node's data subscription, so
 // that each sender's messages are handled in its order.
 func (n *Node) onData(msg *nats.Msg) {
+	if err := eachRecord(msg.Data, n.handleData); err != nil {
+		n.log.Warn("bad data message", "error", err)
+	}
+}
+
+// handleData handles one data message (one record of a batch): a panic
+// drops that one.
+func (n *Node) handleData(b []byte) {
 	defer n.survive("data")
 	n.dataIn.Add(1)
 	var h dataHeader
 	m := wamp.Acquire()
 	defer wamp.Release(m)
-	if err := decodeData(msg.Data, &h, m); err != nil {
+	body, err := decodeHeader(b, &h)
+	if err == nil && h.kind != kindPub {
+		c := codec.For(h.ser)
+		if c == nil {
+			err = fmt.Errorf("cluster: unknown serializer %d", h.ser)
+		} else {
+			err = c.Decode(body, m)
+		}
+	}
+	var pub broker.Publication
+	if err == nil && h.kind == kindPub {
+		err = readPub(&h, body, m, &pub)
+	}
+	if err != nil {
 		n.log.Warn("bad data message", "error", err)
 		return
 	}
 	if h.kind <= kindAns {
 		n.stats.in[h.kind].Add(1)
 	}
-	l := n.realms[h.realm]
+	l := n.realms[wamp.URI(h.realm)] // no copy of the name: a map index converts in place
 	if l == nil || l.r == nil {
 		return
 	}
 	switch h.kind {
 	case kindPub:
-		pub := decodePub(&h, m)
 		l.r.Broker().DeliverRemote(&pub)
 	case kindInv:
 		l.invoke(h.from, h.session, m)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,7 +43,7 @@ func retainedKey(realm, topic wamp.URI) string {
 // put queues pub, a retained publication of a local publisher, for the
 // bucket. It never blocks.
 func (s *retainedStore) put(realm wamp.URI, pub *broker.Publication) {
-	b, err := encodePub(nil, s.n.id, realm, pub, true)
+	b, err := appendPub(nil, s.n.id, realm, pub, true)
 	if err != nil {
 		s.n.log.Warn("retained event not stored in the cluster", "topic", string(pub.Topic), "error", err)
 		return
@@ -68,15 +69,22 @@ func (s *retainedStore) apply(b []byte) {
 	var h dataHeader
 	m := wamp.Acquire()
 	defer wamp.Release(m)
-	if err := decodeData(b, &h, m); err != nil || h.kind != kindPub {
+	var pub broker.Publication
+	body, err := decodeHeader(b, &h)
+	if err == nil && h.kind != kindPub {
+		err = fmt.Errorf("cluster: data message of kind %d", h.kind)
+	}
+	if err == nil {
+		err = readPub(&h, body, m, &pub)
+	}
+	if err != nil {
 		s.n.log.Warn("bad retained event in the cluster store", "error", err)
 		return
 	}
-	l := s.n.realms[h.realm]
+	l := s.n.realms[wamp.URI(h.realm)]
 	if l == nil || l.r == nil {
 		return
 	}
-	pub := decodePub(&h, m)
 	pub.Retain = true
 	l.r.Broker().StoreRetained(&pub)
 }

@@ -87,12 +87,16 @@ func (n *Node) Stats() Stats {
 }
 
 // sent counts one data message of kind handed to NATS, or refused.
-func (n *Node) sent(kind byte, err error) {
+func (n *Node) sent(kind byte, err error) { n.sentN(kind, 1, err) }
+
+// sentN counts count data messages of kind handed to NATS together, or
+// refused.
+func (n *Node) sentN(kind byte, count uint64, err error) {
 	if err != nil {
-		n.stats.sendFailures.Add(1)
+		n.stats.sendFailures.Add(count)
 		return
 	}
-	n.stats.out[kind].Add(1)
+	n.stats.out[kind].Add(count)
 }
 
 // LinkErr says why the node is not linked to the cluster, nil when it is:
