@@ -90,6 +90,8 @@ type Config struct {
 	Metrics    Metrics
 	// Cluster links the node to others over NATS; nil: a node alone.
 	Cluster *Cluster
+	// Console serves the admin console (console.go); nil: none.
+	Console *Console
 
 	// pos maps key paths ("transports[1].listen") to where their values
 	// stand in File, so that Validate can place its errors.

@@ -132,7 +132,7 @@ func before(a, b *token.Position) bool {
 
 // Key sets of each mapping, for "did you mean" hints.
 var (
-	topKeys       = []string{"log", "transports", "realms", "limits", "metrics", "cluster"}
+	topKeys       = []string{"log", "transports", "realms", "limits", "metrics", "cluster", "console"}
 	logKeys       = []string{"level", "format", "debug_payloads"}
 	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
 		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge", "longpoll", "compression"}
@@ -569,6 +569,8 @@ func (d *decoder) config(n ast.Node) *Config {
 			d.metrics(e, &c.Metrics)
 		case "cluster":
 			c.Cluster = d.cluster(e)
+		case "console":
+			c.Console = d.console(e)
 		default:
 			d.unknown(e, "", topKeys)
 		}

@@ -32,6 +32,7 @@ func (c *Config) Validate() error {
 	v.limits()
 	v.metrics()
 	v.cluster()
+	v.console()
 	// Report in the order of the file, which is how the operator reads it;
 	// errors without a line (a Config built in Go) keep the order found.
 	slices.SortStableFunc(v.errs, func(a, b *Error) int {

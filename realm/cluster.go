@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/switchboard/switchboard/broker"
 	"github.com/switchboard/switchboard/dealer"
@@ -140,6 +141,17 @@ func (r *Realm) Dealer() *dealer.Dealer { return r.dealer }
 
 // LocalSession returns the attached local session id, or nil.
 func (r *Realm) LocalSession(id wamp.ID) *session.Session { return r.session(id) }
+
+// JoinedAt returns when the local session id was attached; ok is false
+// when it is not attached (any more).
+func (r *Realm) JoinedAt(id wamp.ID) (at time.Time, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if m := r.sessions[id]; m != nil {
+		return m.joined, true
+	}
+	return time.Time{}, false
+}
 
 // LocalSessions returns the attached local sessions.
 func (r *Realm) LocalSessions() []*session.Session { return r.members() }

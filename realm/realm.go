@@ -104,6 +104,8 @@ type member struct {
 	// does not replace it. Guarded by Realm.mu.
 	trust     wamp.TrustLevel
 	authTrust bool
+	// joined is when the session was attached, for the admin console.
+	joined time.Time
 }
 
 // New returns an empty realm with the meta API registered.
@@ -218,7 +220,7 @@ func (r *Realm) AttachAs(s *session.Session, id wamp.ID, who auth.Identity) (wam
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	mb := &member{s: s, expires: who.Expires}
+	mb := &member{s: s, expires: who.Expires, joined: time.Now()}
 	if t := r.authTrust(&who); t != 0 {
 		mb.trust, mb.authTrust = t, true
 		r.trusting.Store(true)

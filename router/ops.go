@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard/switchboard/auth"
 	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/console"
 	"github.com/switchboard/switchboard/metrics"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
@@ -47,6 +48,12 @@ type ops struct {
 	// bridges are the HTTP bridges with their metric labels; guarded by
 	// the router's mu.
 	bridges []bridgeLabels
+
+	// console is the admin console (router/console.go), nil without
+	// console: in the config; consoleErr is why it could not be built,
+	// reported by Start.
+	console    *console.Handler
+	consoleErr error
 }
 
 type readyCheck struct {
@@ -59,6 +66,7 @@ func (r *Router) initOps(lim *auth.Limiter) {
 	r.ops.limiter = lim
 	r.ops.current = r.cfg
 	r.addClusterReadyCheck()
+	r.initConsole()
 	if r.cfg.Metrics.Disabled {
 		return
 	}
@@ -140,7 +148,8 @@ func (r *Router) httpMux(tc config.Transport, ws http.Handler) *http.ServeMux {
 	return mux
 }
 
-// mountOps adds /healthz and /readyz, and with all /metrics and /status.
+// mountOps adds /healthz and /readyz, and with all /metrics, /status and
+// the console.
 func (r *Router) mountOps(mux *http.ServeMux, all bool) {
 	mux.Handle("/healthz", getOnly(http.HandlerFunc(r.healthz)))
 	mux.Handle("/readyz", getOnly(http.HandlerFunc(r.readyz)))
@@ -148,6 +157,9 @@ func (r *Router) mountOps(mux *http.ServeMux, all bool) {
 		return
 	}
 	mux.Handle("/status", getOnly(http.HandlerFunc(r.status)))
+	if h := r.ops.console; h != nil {
+		h.Mount(mux)
+	}
 	if h := r.ops.metricsHandler; h != nil {
 		mux.Handle(r.cfg.Metrics.MetricsPath(), getOnly(h))
 	}
@@ -175,6 +187,9 @@ func (r *Router) serveHTTPLocked(ln net.Listener, handler http.Handler, kind str
 
 // startOpsLocked opens metrics.listen when configured. r.mu must be held.
 func (r *Router) startOpsLocked() error {
+	if r.ops.consoleErr != nil {
+		return r.ops.consoleErr
+	}
 	r.ops.started = time.Now()
 	addr := r.cfg.Metrics.Listen
 	if addr == "" {
@@ -389,9 +404,31 @@ func (r *Router) Reload(cfg *config.Config) error {
 	for _, key := range restartNeeded(r.ops.current, cfg) {
 		r.log.Warn("reload: setting changed; it takes effect at the next restart", "key", key)
 	}
+	r.reloadConsole(cfg)
 	r.ops.current = cfg
+	if r.logLevel != nil {
+		r.logLevel.Set(cfg.Log.Level)
+	}
 	r.log.Info("reloaded", "file", cfg.File, "realms", len(next))
 	return nil
+}
+
+// ReloadFile loads again the file the running config came from and
+// applies it (Reload): what SIGHUP and the console's reload do. A file
+// that does not load is refused with its file:line errors, and the
+// running config stays.
+func (r *Router) ReloadFile() error {
+	r.ops.reloadMu.Lock()
+	file := r.ops.current.File
+	r.ops.reloadMu.Unlock()
+	if file == "" {
+		return errors.New("router: the config did not come from a file: nothing to reload")
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return err
+	}
+	return r.Reload(cfg)
 }
 
 // restartNeeded lists the parts of the config that differ and that Reload

@@ -30,6 +30,9 @@ type Options struct {
 	// AuthLimiter slows down addresses with repeated authentication
 	// failures, router-wide. Nil means one with auth's defaults.
 	AuthLimiter *auth.Limiter
+	// LogLevel, when set, is the level of Logger's handler: each reload
+	// sets it to the config's log.level. Nil: reloads leave it alone.
+	LogLevel *slog.LevelVar
 }
 
 // Listener is one open transport listener.
@@ -48,8 +51,9 @@ const httpIdleTimeout = 2 * time.Minute
 
 // Router is one node.
 type Router struct {
-	cfg     *config.Config
-	log     *slog.Logger
+	cfg      *config.Config
+	log      *slog.Logger
+	logLevel *slog.LevelVar // Options.LogLevel
 	realms  atomic.Pointer[realmMap] // replaced whole by Reload
 	sessCfg session.Config
 	ops     ops // metrics, health, reload (ops.go)
@@ -82,10 +86,11 @@ func New(cfg *config.Config, opts Options) (*Router, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Router{
-		cfg:   cfg,
-		log:   log,
-		ids:   make(map[wamp.ID]struct{}),
-		conns: make(map[transport.Conn]bool),
+		cfg:      cfg,
+		log:      log,
+		logLevel: opts.LogLevel,
+		ids:      make(map[wamp.ID]struct{}),
+		conns:    make(map[transport.Conn]bool),
 	}
 	realms := make(realmMap, len(cfg.Realms))
 	if cfg.Cluster != nil {

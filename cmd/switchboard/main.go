@@ -213,7 +213,7 @@ func newLevelLogger(l config.Log, level slog.Leveler, w io.Writer) *slog.Logger 
 // serve runs the node until SIGINT or SIGTERM and returns the exit
 // status; SIGHUP reloads file in between.
 func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.LevelVar) int {
-	r, err := router.New(cfg, router.Options{Logger: logger})
+	r, err := router.New(cfg, router.Options{Logger: logger, LogLevel: level})
 	if err != nil {
 		logger.Error("cannot create router", "err", err)
 		return 1
@@ -236,7 +236,7 @@ func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.Lev
 	for sig == nil {
 		select {
 		case <-hups:
-			reload(r, file, level, logger)
+			reload(r, file, logger)
 		case sig = <-sigs:
 		}
 	}
@@ -265,18 +265,12 @@ func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.Lev
 	}
 }
 
-// reload applies file to the running router; a file that does not load
-// is logged with its file:line errors and the running config stays.
-func reload(r *router.Router, file string, level *slog.LevelVar, logger *slog.Logger) {
+// reload applies the config file again to the running router; a file
+// that does not load is logged with its file:line errors and the running
+// config stays.
+func reload(r *router.Router, file string, logger *slog.Logger) {
 	logger.Info("reloading config", "file", file)
-	cfg, err := config.Load(file)
-	if err != nil {
+	if err := r.ReloadFile(); err != nil {
 		logger.Error("reload refused; the running config stays", "error", err)
-		return
 	}
-	if err := r.Reload(cfg); err != nil {
-		logger.Error("reload refused; the running config stays", "error", err)
-		return
-	}
-	level.Set(cfg.Log.Level)
 }
