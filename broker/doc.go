@@ -30,9 +30,9 @@
 // leaf lock). Hooks are called without the broker's lock, in the order of
 // the changes, and may call back into the broker (see Hooks).
 //
-// Lock order: Broker.mu -> {retainStore.mu, history.mu, hookQueue.mu,
-// match cache (atomics)} -> session locks (through Peer). The three inner
-// mutexes exist because Publish, holding mu only for reading, writes
-// retained events and history, and Subscribe queues hook calls.
-// Remote.Forward is called with none of these locks held.
+// Lock order: docs/locks.md. The three mutexes inside the broker's
+// (retained events, history, the hook queue) exist because Publish,
+// holding mu only for reading, writes retained events and history, and
+// Subscribe queues hook calls. Remote.Forward is called with none of these
+// locks held.
 package broker

@@ -2,9 +2,9 @@ package broker
 
 import (
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/hookq"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -47,66 +47,39 @@ type hookCall struct {
 	info         SubscriptionInfo
 }
 
-// hookQueue runs hook calls in order outside the broker's lock. Calls are
-// queued under the broker's mu, so the queue order is the order of the
-// changes; whoever finds no one draining drains, so a hook that causes
-// more changes only queues them (no recursion, no deadlock).
+// hookQueue runs hook calls in order outside the broker's lock
+// (internal/hookq has the rule, which the dealer follows too).
 type hookQueue struct {
 	h Hooks
-
-	mu       sync.Mutex // after the broker's mu in lock order
-	q        []hookCall
-	draining bool
+	q hookq.Queue[hookCall] // its mutex comes after the broker's mu in lock order
 }
 
 // push queues a call. The broker's mu must be held (write).
 func (hq *hookQueue) push(c hookCall) {
-	if hq.h == nil {
-		return
+	if hq.h != nil {
+		hq.q.Push(c)
 	}
-	hq.mu.Lock()
-	hq.q = append(hq.q, c)
-	hq.mu.Unlock()
 }
 
 // run drains the queue unless another goroutine is. The broker's mu must
 // not be held.
 func (hq *hookQueue) run() {
-	if hq.h == nil {
-		return
+	if hq.h != nil {
+		hq.q.Run(hq.call)
 	}
-	hq.mu.Lock()
-	if hq.draining {
-		hq.mu.Unlock()
-		return
+}
+
+func (hq *hookQueue) call(c hookCall) {
+	switch c.kind {
+	case hookCreate:
+		hq.h.OnCreate(c.session, c.info)
+	case hookSubscribe:
+		hq.h.OnSubscribe(c.session, c.sub)
+	case hookUnsubscribe:
+		hq.h.OnUnsubscribe(c.session, c.sub)
+	case hookDelete:
+		hq.h.OnDelete(c.session, c.sub)
 	}
-	hq.draining = true
-	defer func() {
-		// Reset even if a hook panics, so that later changes are still
-		// reported.
-		hq.mu.Lock()
-		hq.draining = false
-		hq.mu.Unlock()
-	}()
-	for len(hq.q) > 0 {
-		calls := hq.q
-		hq.q = nil
-		hq.mu.Unlock()
-		for _, c := range calls {
-			switch c.kind {
-			case hookCreate:
-				hq.h.OnCreate(c.session, c.info)
-			case hookSubscribe:
-				hq.h.OnSubscribe(c.session, c.sub)
-			case hookUnsubscribe:
-				hq.h.OnUnsubscribe(c.session, c.sub)
-			case hookDelete:
-				hq.h.OnDelete(c.session, c.sub)
-			}
-		}
-		hq.mu.Lock()
-	}
-	hq.mu.Unlock()
 }
 
 // SubscriptionInfo describes a subscription (the specification's

@@ -19,7 +19,5 @@
 // retained events, testaments and history each run on their own. The
 // counters behind Stats and Status are atomics (stats.go). The realm's
 // notifications (Joined, Subscribed, ...) never block: they queue. Lock
-// order: Realm.mu -> the realm's, broker's and dealer's locks ->
-// Realm.localMu, Realm.relayMu, Node.mu, the directory's, store's and
-// testaments' mutexes and the announcer's (leaves).
+// order: docs/locks.md.
 package cluster

@@ -31,10 +31,8 @@ var calleeFeatures = []string{"call_canceling", "call_cancelling", "progressive_
 // remote callee); it relays invocations to its own callees (relay.go);
 // the meta API asks the other nodes (rpc.go).
 //
-// Lock order: mu -> the realm's, broker's and dealer's locks -> localMu
-// and relayMu (leaves). The realm's notifications (Subscribed,
-// Unregistered, ...) take only the leaves, since they come under broker
-// and dealer locks.
+// Lock order (docs/locks.md): mu -> the realm's, broker's and dealer's
+// locks -> localMu and relayMu (leaves).
 type Realm struct {
 	n    *Node
 	name wamp.URI

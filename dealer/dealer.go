@@ -87,8 +87,9 @@ const maxDoneStreams = 64
 
 // Dealer is the RPC router of one realm.
 type Dealer struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	hooks hookQueue // meta.go
 
 	mu        sync.Mutex
 	exact     map[wamp.URI]*registration
@@ -137,6 +138,7 @@ func New(cfg Config) *Dealer {
 	return &Dealer{
 		cfg:         cfg,
 		log:         cfg.Logger,
+		hooks:       hookQueue{h: cfg.Hooks},
 		exact:       make(map[wamp.URI]*registration),
 		prefix:      newPrefixIndex(),
 		wild:        newWildIndex(),
@@ -281,6 +283,7 @@ func (d *Dealer) checkRegister(m *wamp.Message) (match, invoke string, discloseC
 func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.ID, reply, discloseCaller bool) error {
 	sid := p.SessionID()
 	d.mu.Lock()
+	defer d.hooks.run() // after the unlock: deferred calls run last first
 	defer d.mu.Unlock()
 	reg := d.lookupLocked(uri, match)
 	created := reg == nil
@@ -323,12 +326,10 @@ func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.I
 	if reply {
 		_ = p.Send(&wamp.Message{Type: wamp.REGISTERED, Request: req, ID: reg.id})
 	}
-	if h := d.cfg.Hooks; h != nil {
-		if created {
-			h.OnCreate(sid, reg.info())
-		}
-		h.OnRegister(sid, reg.id)
+	if created {
+		d.hooks.push(hookCall{kind: hookCreate, session: sid, info: reg.info()})
 	}
+	d.hooks.push(hookCall{kind: hookRegister, session: sid, reg: reg.id})
 	return nil
 }
 
@@ -337,6 +338,7 @@ func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.I
 func (d *Dealer) Unregister(p Peer, m *wamp.Message) {
 	sid := p.SessionID()
 	d.mu.Lock()
+	defer d.hooks.run()
 	defer d.mu.Unlock()
 	reg := d.byID[m.ID]
 	if reg == nil || !reg.hasCallee(sid) {
@@ -369,11 +371,9 @@ func (d *Dealer) removeCalleeLocked(reg *registration, sid wamp.ID) {
 		}
 		delete(d.byID, reg.id)
 	}
-	if h := d.cfg.Hooks; h != nil {
-		h.OnUnregister(sid, reg.id)
-		if deleted {
-			h.OnDelete(sid, reg.id)
-		}
+	d.hooks.push(hookCall{kind: hookUnregister, session: sid, reg: reg.id})
+	if deleted {
+		d.hooks.push(hookCall{kind: hookDelete, session: sid, reg: reg.id})
 	}
 }
 
@@ -424,6 +424,7 @@ func (d *Dealer) RemoveSession(sid wamp.ID) {
 	delete(d.tombs, sid)
 	delete(d.doneStreams, sid)
 	d.mu.Unlock()
+	d.hooks.run()
 	for _, f := range failed {
 		replyError(f.caller, wamp.CALL, f.req, wamp.ErrCanceled, "callee left before it answered")
 	}

@@ -44,7 +44,8 @@
 // INVOCATIONs, and the ERRORs of cancel and timeout (so that no RESULT
 // overtakes the ERROR that ended a call). The first INVOCATION of a call,
 // the final RESULT and callee errors are encoded and queued outside the
-// lock. Peer methods must not call back into the dealer. Hooks run under
-// the lock (see Hooks); timers run expire on their own goroutine, which
-// takes the lock like any other caller.
+// lock. Peer methods must not call back into the dealer. Hooks are queued
+// under the lock and run after it, in order (see Hooks, internal/hookq);
+// timers run expire on their own goroutine, which takes the lock like any
+// other caller. Lock order: docs/locks.md.
 package dealer

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/hookq"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -13,11 +14,11 @@ import (
 // OnRegister, OnUnregister before OnDelete; the REGISTERED or UNREGISTERED
 // reply has been queued before them.
 //
-// The dealer calls hooks with its lock held, which is what keeps that order
-// across sessions. So a hook must not call the Dealer (it would deadlock)
-// and must not block; it may publish through the realm's broker, which
-// never calls the dealer: the lock order is dealer, then broker, then
-// session. Local procedures (RegisterLocal) raise no hooks.
+// Calls come in the order of the changes, one at a time, never under the
+// dealer's lock: the rule of the broker's hooks (internal/hookq). So a
+// hook may call the dealer or publish through the realm's broker, and
+// may block (it then holds up the hook calls of later changes, not the
+// dealer). Local procedures (RegisterLocal) raise no hooks.
 type Hooks interface {
 	// OnCreate: session created registration info by registering a
 	// (procedure, match) that had no registration.
@@ -29,6 +30,56 @@ type Hooks interface {
 	OnUnregister(session, reg wamp.ID)
 	// OnDelete: registration reg went with its last callee, session.
 	OnDelete(session, reg wamp.ID)
+}
+
+type hookKind uint8
+
+const (
+	hookCreate hookKind = iota
+	hookRegister
+	hookUnregister
+	hookDelete
+)
+
+type hookCall struct {
+	kind         hookKind
+	session, reg wamp.ID
+	info         RegistrationInfo
+}
+
+// hookQueue runs hook calls in order outside the dealer's lock
+// (internal/hookq).
+type hookQueue struct {
+	h Hooks
+	q hookq.Queue[hookCall] // its mutex comes after the dealer's mu in lock order
+}
+
+// push queues a call. The dealer's mu must be held.
+func (hq *hookQueue) push(c hookCall) {
+	if hq.h != nil {
+		hq.q.Push(c)
+	}
+}
+
+// run drains the queue unless another goroutine is. The dealer's mu must
+// not be held.
+func (hq *hookQueue) run() {
+	if hq.h != nil {
+		hq.q.Run(hq.call)
+	}
+}
+
+func (hq *hookQueue) call(c hookCall) {
+	switch c.kind {
+	case hookCreate:
+		hq.h.OnCreate(c.session, c.info)
+	case hookRegister:
+		hq.h.OnRegister(c.session, c.reg)
+	case hookUnregister:
+		hq.h.OnUnregister(c.session, c.reg)
+	case hookDelete:
+		hq.h.OnDelete(c.session, c.reg)
+	}
 }
 
 // RegistrationInfo describes a registration for the meta API

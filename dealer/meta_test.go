@@ -63,6 +63,39 @@ func TestHooks(t *testing.T) {
 	}
 }
 
+// callingBack is Hooks that calls the dealer from each hook, as a meta
+// event subscriber's procedure might: under the dealer's lock that would
+// deadlock, and the race detector sees the lock taken in order.
+type callingBack struct {
+	d      *Dealer
+	counts []int
+}
+
+func (c *callingBack) OnCreate(wamp.ID, RegistrationInfo) {}
+func (c *callingBack) OnRegister(wamp.ID, wamp.ID) {
+	c.counts = append(c.counts, c.d.RegistrationCount())
+}
+func (c *callingBack) OnUnregister(wamp.ID, wamp.ID) {}
+func (c *callingBack) OnDelete(wamp.ID, wamp.ID) {
+	c.counts = append(c.counts, c.d.RegistrationCount())
+}
+
+// TestHooksOutsideLock checks that hooks run once the dealer's lock is
+// released: a hook may call the dealer, and sees the change made.
+func TestHooksOutsideLock(t *testing.T) {
+	cb := new(callingBack)
+	d := New(Config{Hooks: cb})
+	cb.d = d
+	a := peer(1)
+	id := registerOpts(t, d, a, 1, `{}`, "com.example.a")
+	registerOpts(t, d, a, 2, `{}`, "com.example.b")
+	d.Unregister(a, fakepeer.Decode(t, fmt.Sprintf(`[66,3,%d]`, id)))
+	d.RemoveSession(a.ID)
+	if want := []int{1, 2, 1, 0}; !reflect.DeepEqual(cb.counts, want) {
+		t.Fatalf("registration counts seen by hooks %v, want %v", cb.counts, want)
+	}
+}
+
 func TestMetaQueries(t *testing.T) {
 	d := New(Config{})
 	a, b := peer(1), peer(2)

@@ -164,7 +164,7 @@ type Group struct {
 	// The EVENTs and queue depths of the group's sessions are counted by
 	// each session itself, under a lock it holds anyway, and summed here
 	// at scrape time: live sessions are read, those that ended were added
-	// to ended. Lock order: Metrics.mu -> Group.mu -> the session's.
+	// to ended. Lock order: docs/locks.md.
 	mu    sync.Mutex
 	live  map[*session.Session]struct{}
 	ended session.SendStats

@@ -9,6 +9,5 @@
 //
 // Concurrency: safe for concurrent use. The realm's own mutex guards only
 // its session table; routing is done under the broker's and dealer's locks.
-// Lock order: realm.mu, then broker or dealer locks, then session locks;
-// Handle takes no realm lock at all.
+// Lock order: docs/locks.md. Handle takes no realm lock at all.
 package realm

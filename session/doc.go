@@ -10,6 +10,6 @@
 // under the session's mutex, never block on the network, and never call back
 // into the realm. Handler methods run on the reader goroutine.
 //
-// Lock order: Session.mu is a leaf lock; no other lock is taken while it is
+// Lock order (docs/locks.md): Session.mu is a leaf lock; no other lock is taken while it is
 // held, and it may be taken while broker or dealer locks are held.
 package session
