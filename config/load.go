@@ -14,8 +14,6 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
-
-	"github.com/switchboard/switchboard/wamp"
 )
 
 // Load reads the file at path and returns its config with defaults applied
@@ -131,18 +129,7 @@ func before(a, b *token.Position) bool {
 }
 
 // Key sets of each mapping, for "did you mean" hints.
-var (
-	topKeys       = []string{"log", "transports", "realms", "limits", "metrics", "cluster", "console"}
-	logKeys       = []string{"level", "format", "debug_payloads"}
-	transportKeys = []string{"type", "listen", "path", "serializers", "max_message_size", "tls", "ping_interval", "ping_timeout",
-		"allowed_origins", "max_connections_per_address", "auth_methods", "static", "trusted_proxies", "bridge", "longpoll", "compression"}
-	tlsKeys   = []string{"cert", "key", "client_ca", "client_auth"}
-	realmKeys = []string{"name", "strict_uris", "disclose_publisher", "disclose_caller", "retained_topics", "retained_bytes", "history",
-		"auth", "roles", "authorizer"}
-	historyKeys = []string{"topic", "match", "limit"}
-	limitsKeys  = []string{"max_message_size", "outbound_queue"}
-	queueKeys   = []string{"messages", "bytes", "slow_consumer", "disconnect_after"}
-)
+var topKeys = []string{"log", "transports", "realms", "limits", "metrics", "cluster", "console"}
 
 // decoder walks the YAML AST by hand rather than through yaml.Unmarshal:
 // go-yaml's decoder reports a token but not the key path, and cannot place
@@ -584,181 +571,6 @@ func (d *decoder) config(n ast.Node) *Config {
 	return c
 }
 
-func (d *decoder) log(me entry, l *Log) {
-	es, _ := d.mapping(me.val, me.path)
-	for _, e := range es {
-		switch e.name {
-		case "level":
-			s, ok := d.str(e.val, e.path)
-			if ok && s != "" {
-				if err := l.Level.UnmarshalText([]byte(s)); err != nil {
-					d.failf(e.val, e.path, ErrBadLogLevel, "unknown log level %q: want debug, info, warn or error", s)
-				}
-			}
-		case "format":
-			l.Format, _ = d.str(e.val, e.path)
-		case "debug_payloads":
-			l.DebugPayloads = d.boolean(e.val, e.path)
-		default:
-			d.unknown(e, me.path, logKeys)
-		}
-	}
-}
-
-func (d *decoder) transports(me entry) []Transport {
-	items, ok := d.list(me.val, me.path)
-	if ok && len(items) == 0 {
-		d.failf(me.val, me.path, ErrNoTransports, "no transports: give at least one, or drop the key for the defaults")
-	}
-	ts := make([]Transport, len(items))
-	for i, item := range items {
-		ts[i] = d.transport(item, fmt.Sprintf("%s[%d]", me.path, i))
-	}
-	return ts
-}
-
-func (d *decoder) transport(n ast.Node, path string) Transport {
-	var t Transport
-	pingSet := false
-	es, _ := d.mapping(n, path)
-	for _, e := range es {
-		switch e.name {
-		case "type":
-			t.Type, _ = d.str(e.val, e.path)
-		case "listen":
-			t.Listen, _ = d.str(e.val, e.path)
-			if p, isUnix := strings.CutPrefix(t.Listen, UnixPrefix); isUnix && p != "" {
-				t.Listen = UnixPrefix + d.localPath(p)
-			}
-		case "path":
-			t.Path, _ = d.str(e.val, e.path)
-		case "serializers":
-			t.Serializers = d.serializers(e)
-		case "max_message_size":
-			t.MaxMessageSize = d.size(e.val, e.path)
-		case "tls":
-			t.TLS = d.tls(e)
-		case "ping_interval":
-			pingSet = true
-			t.PingInterval = d.duration(e.val, e.path)
-		case "ping_timeout":
-			t.PingTimeout = d.duration(e.val, e.path)
-		case "allowed_origins":
-			t.AllowedOrigins = d.strings(e)
-		case "max_connections_per_address":
-			t.MaxConnectionsPerAddress = d.integer(e.val, e.path)
-		case "auth_methods":
-			t.AuthMethods = d.strings(e)
-		case "static":
-			t.Static = d.static(e)
-		case "trusted_proxies":
-			t.TrustedProxies = d.trustedProxies(e)
-		case "bridge":
-			t.Bridge = d.bridge(e)
-		case "longpoll":
-			t.LongPoll = d.longPoll(e)
-		case "compression":
-			t.Compression = d.compression(e)
-		default:
-			d.unknown(e, path, transportKeys)
-		}
-	}
-	if !pingSet && t.Type == WebSocket {
-		t.PingInterval = DefaultPingInterval
-	}
-	return t
-}
-
-func (d *decoder) serializers(me entry) []wamp.Serialization {
-	items, ok := d.list(me.val, me.path)
-	if ok && len(items) == 0 {
-		d.failf(me.val, me.path, ErrBadSerializer, "no serializers: give at least one of json, msgpack, cbor, or drop the key for all three")
-	}
-	var ss []wamp.Serialization
-	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", me.path, i)
-		name, ok := d.str(item, path)
-		if !ok {
-			continue
-		}
-		s, known := wamp.ParseSerialization(name)
-		if !known {
-			d.failf(item, path, ErrBadSerializer, "unknown serializer %q: want json, msgpack or cbor", name)
-			continue
-		}
-		ss = append(ss, s)
-	}
-	return ss
-}
-
-func (d *decoder) tls(me entry) *TLS {
-	r, ok := d.resolve(me.val, me.path)
-	if !ok || r == nil {
-		d.mark(me.path, me.val)
-		return nil
-	}
-	t := &TLS{}
-	es, _ := d.mapping(me.val, me.path)
-	for _, e := range es {
-		switch e.name {
-		case "cert":
-			t.Cert, _ = d.str(e.val, e.path)
-			t.Cert = d.localPath(t.Cert)
-		case "key":
-			t.Key, _ = d.str(e.val, e.path)
-			t.Key = d.localPath(t.Key)
-		case "client_ca":
-			t.ClientCA, _ = d.str(e.val, e.path)
-			t.ClientCA = d.localPath(t.ClientCA)
-		case "client_auth":
-			t.ClientAuth, _ = d.str(e.val, e.path)
-		default:
-			d.unknown(e, me.path, tlsKeys)
-		}
-	}
-	return t
-}
-
-func (d *decoder) realms(me entry) []Realm {
-	items, ok := d.list(me.val, me.path)
-	if ok && len(items) == 0 {
-		d.failf(me.val, me.path, ErrNoRealms, "no realms: give at least one, or drop the key for the default realm1")
-	}
-	rs := make([]Realm, len(items))
-	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", me.path, i)
-		es, _ := d.mapping(item, path)
-		for _, e := range es {
-			switch e.name {
-			case "name":
-				s, _ := d.str(e.val, e.path)
-				rs[i].Name = wamp.URI(s)
-			case "strict_uris":
-				rs[i].StrictURIs = d.boolean(e.val, e.path)
-			case "disclose_publisher":
-				rs[i].DisclosePublisher, _ = d.str(e.val, e.path)
-			case "disclose_caller":
-				rs[i].DiscloseCaller, _ = d.str(e.val, e.path)
-			case "retained_topics":
-				rs[i].RetainedTopics = d.integer(e.val, e.path)
-			case "retained_bytes":
-				rs[i].RetainedBytes = d.size(e.val, e.path)
-			case "history":
-				rs[i].History = d.history(e)
-			case "auth":
-				rs[i].Auth = d.authMethods(e)
-			case "roles":
-				rs[i].Roles = d.roles(e)
-			case "authorizer":
-				rs[i].Authorizer = d.dynamic(e, true)
-			default:
-				d.unknown(e, path, realmKeys)
-			}
-		}
-	}
-	return rs
-}
-
 // records reads a list of mappings into one T each: each is called with
 // the item's T for every key of its mapping, and path names the item for
 // errors ("realms[0].history[2]").
@@ -773,54 +585,6 @@ func records[T any](d *decoder, me entry, each func(t *T, e entry, path string))
 		}
 	}
 	return ts
-}
-
-func (d *decoder) history(me entry) []History {
-	return records(d, me, func(r *History, e entry, path string) {
-		switch e.name {
-		case "topic":
-			s, _ := d.str(e.val, e.path)
-			r.Topic = wamp.URI(s)
-		case "match":
-			r.Match, _ = d.str(e.val, e.path)
-		case "limit":
-			r.Limit = d.integer(e.val, e.path)
-		default:
-			d.unknown(e, path, historyKeys)
-		}
-	})
-}
-
-func (d *decoder) limits(me entry, l *Limits) {
-	es, _ := d.mapping(me.val, me.path)
-	for _, e := range es {
-		switch e.name {
-		case "max_message_size":
-			l.MaxMessageSize = d.size(e.val, e.path)
-		case "outbound_queue":
-			d.queue(e, &l.Queue)
-		default:
-			d.unknown(e, me.path, limitsKeys)
-		}
-	}
-}
-
-func (d *decoder) queue(me entry, q *Queue) {
-	es, _ := d.mapping(me.val, me.path)
-	for _, e := range es {
-		switch e.name {
-		case "messages":
-			q.Messages = d.integer(e.val, e.path)
-		case "bytes":
-			q.Bytes = d.size(e.val, e.path)
-		case "slow_consumer":
-			q.SlowConsumer, _ = d.str(e.val, e.path)
-		case "disconnect_after":
-			q.DisconnectAfter = d.duration(e.val, e.path)
-		default:
-			d.unknown(e, me.path, queueKeys)
-		}
-	}
 }
 
 // suggest returns the known key closest to name when it is close enough to

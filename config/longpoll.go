@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/switchboard/switchboard/transport"
 )
 
 // The long-poll endpoint of a websocket transport: WAMP over HTTP
@@ -18,11 +20,10 @@ var ErrLongPoll = errors.New("bad longpoll setting")
 
 // Defaults of LongPoll.
 const (
-	DefaultLongPollPath = "/lp"
-	// DefaultLongPollRequestTimeout is below AutobahnJS's 12 s client
-	// timeout, as Crossbar.io's 10 s.
-	DefaultLongPollRequestTimeout = 10 * time.Second
-	DefaultLongPollSessionTimeout = 30 * time.Second
+	// The transport package's.
+	DefaultLongPollPath           = transport.DefaultLongPollPath
+	DefaultLongPollRequestTimeout = transport.DefaultPollTimeout
+	DefaultLongPollSessionTimeout = transport.DefaultSessionTimeout
 )
 
 // LongPoll configures the long-poll endpoint of a websocket transport.

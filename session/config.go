@@ -17,26 +17,41 @@ const (
 	PolicyDisconnect
 )
 
+// Defaults applied to zero Config fields; config refers to them.
+const (
+	// DefaultQueueMessages and DefaultQueueBytes bound each session's
+	// outbound queue: enough to ride out a burst of events, while a stuck
+	// subscriber holds at most 4 MiB (plus the one message an empty queue
+	// always takes).
+	DefaultQueueMessages = 1024
+	DefaultQueueBytes    = 4 << 20
+	// DefaultDisconnectAfter is how long a queue may stay full under the
+	// drop policy before the session is closed.
+	DefaultDisconnectAfter = 10 * time.Second
+	DefaultHelloTimeout    = 10 * time.Second
+	DefaultGoodbyeTimeout  = 5 * time.Second
+)
+
 // Config bounds and times one session.
 type Config struct {
-	// QueueMessages bounds the outbound queue in messages. Zero value means
-	// 1024. EVENTs beyond it follow Policy; replies, errors and invocations
+	// QueueMessages bounds the outbound queue in messages. Zero value:
+	// DefaultQueueMessages. EVENTs beyond it follow Policy; replies, errors and invocations
 	// may use up to twice the bound before the session is closed, so a slow
 	// subscriber still gets its RPC results.
 	QueueMessages int
 	// QueueBytes bounds the outbound queue in bytes, as QueueMessages does.
-	// Zero value means 4 MiB.
+	// Zero value: DefaultQueueBytes.
 	QueueBytes int
 	// Policy for EVENTs on a full queue. Zero value means PolicyDrop.
 	Policy Policy
 	// DisconnectAfter closes a session whose queue has stayed full this
-	// long under PolicyDrop. Zero value means 10s.
+	// long under PolicyDrop. Zero value: DefaultDisconnectAfter.
 	DisconnectAfter time.Duration
 	// HelloTimeout closes a connection that has not sent HELLO in time.
-	// Zero value means 10s.
+	// Zero value: DefaultHelloTimeout.
 	HelloTimeout time.Duration
 	// GoodbyeTimeout bounds the wait for the peer's GOODBYE after the router
-	// sent its own. Zero value means 5s.
+	// sent its own. Zero value: DefaultGoodbyeTimeout.
 	GoodbyeTimeout time.Duration
 	// Logger receives session events. Nil means discard.
 	Logger *slog.Logger
@@ -50,19 +65,19 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.QueueMessages <= 0 {
-		c.QueueMessages = 1024
+		c.QueueMessages = DefaultQueueMessages
 	}
 	if c.QueueBytes <= 0 {
-		c.QueueBytes = 4 << 20
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.DisconnectAfter <= 0 {
-		c.DisconnectAfter = 10 * time.Second
+		c.DisconnectAfter = DefaultDisconnectAfter
 	}
 	if c.HelloTimeout <= 0 {
-		c.HelloTimeout = 10 * time.Second
+		c.HelloTimeout = DefaultHelloTimeout
 	}
 	if c.GoodbyeTimeout <= 0 {
-		c.GoodbyeTimeout = 5 * time.Second
+		c.GoodbyeTimeout = DefaultGoodbyeTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
