@@ -318,11 +318,15 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 			s.logReadError(err)
 			return false
 		}
-		if err := s.codec.Decode(frame, &m); err != nil {
+		err = s.codec.Decode(frame, &m)
+		if err != nil && !errors.Is(err, codec.ErrNotPortable) {
 			s.abort(wamp.ErrProtocolViolation, err.Error())
 			return false
 		}
 		s.countIn(&m, frame)
+		if err != nil && !s.refuseUnportable(&m, err) {
+			continue
+		}
 		switch {
 		case m.Type == wamp.GOODBYE:
 			s.mu.Lock()

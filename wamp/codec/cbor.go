@@ -211,6 +211,7 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 	m.Type = t
 
 	lay := &wamp.Layouts[t]
+	var port portable
 	for i, f := range lay.Fields {
 		pos := a.n
 		if !a.more() {
@@ -270,6 +271,7 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 			if err != nil {
 				return errField(t, pos, f, "is invalid", err)
 			}
+			port.cborDetails(a.b[:len(a.b)-len(rest)], d)
 			if len(d) > 0 {
 				m.Details = d
 			}
@@ -304,7 +306,7 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 		case a.b[0]>>5 == cborArray, a.b[0]>>5 == cborBytes:
 			// A binary in place of the list is a transparent payload
 			// (wamp.Passthru, Autobahn's enc_algo).
-			raw, rest, err := cborItem(a.b)
+			raw, rest, err := cborPayload(a.b, &port)
 			if err != nil {
 				return errElem(t, pos, argsName, "is invalid", err)
 			}
@@ -319,7 +321,7 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 			case a.b[0] == cborNull || a.b[0] == cborUndefined:
 				a.advance(a.b[1:])
 			case a.b[0]>>5 == cborMap:
-				raw, rest, err := cborItem(a.b)
+				raw, rest, err := cborPayload(a.b, &port)
 				if err != nil {
 					return errElem(t, pos, kwargsName, "is invalid", err)
 				}
@@ -336,7 +338,7 @@ func (cborCodec) Decode(frame []byte, m *wamp.Message) error {
 	if err := a.finish(); err != nil {
 		return fmt.Errorf("%w (%v)", err, t)
 	}
-	return nil
+	return port.result(t, m)
 }
 
 // finish checks the end of the array and that nothing follows it.

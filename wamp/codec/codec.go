@@ -13,7 +13,10 @@
 // msgpackr writes for it), so that they read as absent options (wamp.Dict
 // says why); in place of Args or Kwargs either stands for an absent
 // payload. Where a value is decoded, undefined is nil and any other MsgPack
-// extension is malformed; payloads that pass through keep what they hold.
+// extension is malformed; MsgPack and CBOR payloads that hold one, or
+// anything else another serializer cannot carry, are refused as a whole
+// (ErrNotPortable), so that no peer gets a publication its neighbours
+// miss. Payloads that pass through keep what they hold.
 //
 // Concurrency: Codecs are stateless and safe for concurrent use. A Message
 // passed to Encode may be modified (Payload.Value is filled in), so one
@@ -32,7 +35,7 @@ type Codec interface {
 	Serialization() wamp.Serialization
 	// Decode parses one frame into m (which it resets first). Strings are
 	// copied out of frame; Args.Raw and Kwargs.Raw borrow from it. Errors
-	// wrap ErrMalformed or ErrUnknownType.
+	// wrap ErrMalformed, ErrUnknownType or ErrNotPortable.
 	Decode(frame []byte, m *wamp.Message) error
 	// Encode appends the encoding of m to dst.
 	Encode(dst []byte, m *wamp.Message) ([]byte, error)
@@ -50,6 +53,18 @@ var (
 	// ErrUnknownType: the frame is a well-formed array whose type code is
 	// not a WAMP message type.
 	ErrUnknownType = errors.New("unknown message type")
+	// ErrNotPortable: the frame is a well-formed message, but its Details
+	// (Options) or its Arguments or ArgumentsKw hold a value that not every
+	// serializer can carry: text that is not UTF-8 (in the payload; Details
+	// are decoded, and such text there is malformed), a string value that
+	// starts with NUL (JSON's mark of a binary), a dict key that is not a
+	// string, NaN or an infinity, an extension or
+	// simple value outside the value model, nesting deeper than the value
+	// decoders go. Decode leaves the header fields in the message and the
+	// payload out, so that the router can refuse the request with
+	// wamp.error.invalid_argument rather than deliver it only to the peers
+	// that share the sender's serializer. Only MsgPack and CBOR report it.
+	ErrNotPortable = errors.New("value not portable to every serializer")
 	// ErrUnsupportedValue: Encode or AppendValue met a Go value outside the
 	// value model (or nested too deeply), or a payload of the wrong kind.
 	ErrUnsupportedValue = errors.New("unsupported value")

@@ -12,10 +12,11 @@ import (
 
 // maxDepth bounds the nesting of lists and dicts that the value decoders and
 // encoders accept, so that a hostile frame cannot exhaust the stack and a
-// cyclic value built by mistake fails instead of recursing forever. Raw
-// payloads that pass through untouched are bounded only by the serializer
-// libraries (JSON 10000, MsgPack 100000 levels); one deeper than maxDepth
-// cannot be converted to another serializer.
+// cyclic value built by mistake fails instead of recursing forever. Deeper
+// payloads are refused by the MsgPack decoder (ErrNotPortable) and the CBOR
+// library (malformed); JSON ones pass through untouched, bounded only by
+// the library (10000 levels), and one deeper than maxDepth cannot be
+// converted to another serializer.
 const maxDepth = 1000
 
 // fieldName names field f in the role Layouts gives it for type t, so that

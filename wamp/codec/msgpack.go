@@ -83,6 +83,7 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 
 	lay := &wamp.Layouts[t]
 	pos := 1
+	var port portable
 	for i, f := range lay.Fields {
 		if left == 0 {
 			if lay.OptDetails && i == len(lay.Fields)-1 {
@@ -126,9 +127,11 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 				return errField(t, pos, f, "must be a dict", nil)
 			}
 			var d map[string]any
+			start := b
 			if d, b, err = msgpackMap(b, 0, true); err != nil {
 				return errField(t, pos, f, "is invalid", err)
 			}
+			port.msgpackDetails(start[:len(start)-len(b)])
 			if len(d) > 0 {
 				m.Details = d
 			}
@@ -157,7 +160,7 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 		case msgp.ArrayType, msgp.BinType:
 			// A binary in place of the list is a transparent payload
 			// (wamp.Passthru, Autobahn's enc_algo).
-			raw, rest, err := msgpackSpan(b)
+			raw, rest, err := msgpackPayload(b, &port)
 			if err != nil {
 				return errElem(t, pos, argsName, "is invalid", err)
 			}
@@ -174,7 +177,7 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 			left--
 			switch msgp.NextType(b) {
 			case msgp.MapType:
-				raw, rest, err := msgpackSpan(b)
+				raw, rest, err := msgpackPayload(b, &port)
 				if err != nil {
 					return errElem(t, pos, kwargsName, "is invalid", err)
 				}
@@ -194,17 +197,7 @@ func (msgpackCodec) Decode(frame []byte, m *wamp.Message) error {
 	if len(b) > 0 {
 		return errMalformed("%v: %d bytes of trailing data after the message", t, len(b))
 	}
-	return nil
-}
-
-// msgpackSpan splits the first value off b without decoding it.
-func msgpackSpan(b []byte) (raw, rest []byte, err error) {
-	rest, err = msgp.Skip(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	n := len(b) - len(rest)
-	return b[:n:n], rest, nil
+	return port.result(t, m)
 }
 
 // msgpackValue decodes one value of the wamp.Dict model off b. depth counts
