@@ -120,6 +120,9 @@ func (o *outbox) flush() {
 	}
 	err := o.publish(msg)
 	o.n.sentN(kindPub, uint64(recs), err)
+	if err == nil {
+		o.n.stats.out[kindBatch].Add(1) // NATS messages that carried publications
+	}
 	if err != nil {
 		o.n.log.Debug("publications not forwarded", "node", o.node, "count", recs, "error", err)
 	}

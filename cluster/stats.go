@@ -39,7 +39,11 @@ type Stats struct {
 	Disconnects, Reconnects uint64
 	// Data messages, by direction: Out were handed to NATS (one per
 	// destination node), In were received.
-	EventsOut, EventsIn           uint64
+	EventsOut, EventsIn uint64
+	// EventMessagesOut counts the NATS messages that carried EventsOut
+	// (outbox.go packs what waits into one): EventsOut/EventMessagesOut
+	// is the publications per message.
+	EventMessagesOut              uint64
 	InvocationsOut, InvocationsIn uint64
 	InterruptsOut, InterruptsIn   uint64
 	AnswersOut, AnswersIn         uint64 // YIELD (results, progressive ones included) and ERROR of relayed calls
@@ -65,6 +69,7 @@ func (n *Node) Stats() Stats {
 		Reconnects:          c.reconnects.Load(),
 		EventsOut:           c.out[kindPub].Load(),
 		EventsIn:            c.in[kindPub].Load(),
+		EventMessagesOut:    c.out[kindBatch].Load(),
 		InvocationsOut:      c.out[kindInv].Load(),
 		InvocationsIn:       c.in[kindInv].Load(),
 		InterruptsOut:       c.out[kindInt].Load(),

@@ -17,6 +17,7 @@ var (
 	descClusterReconnects  = desc("cluster_nats_reconnects_total", "NATS reconnections (each followed by a resynchronisation).")
 	descClusterRTT         = desc("cluster_nats_rtt_seconds", "Last NATS round trip (PING to PONG), measured every heartbeat period.")
 	descClusterEvents      = desc("cluster_events_forwarded_total", "Publications forwarded to other nodes (out: one per destination node) and received from them (in).", "direction")
+	descClusterEventMsgs   = desc("cluster_event_messages_total", "NATS messages that carried the forwarded publications: several travel in one when they wait for the link (events_forwarded_total{direction=\"out\"} / this is the publications per message).")
 	descClusterInvocations = desc("cluster_invocations_relayed_total", "INVOCATIONs relayed to callees on other nodes (out) and from callers on other nodes (in).", "direction")
 	descClusterInterrupts  = desc("cluster_interrupts_relayed_total", "INTERRUPTs of relayed calls sent to other nodes (out) and received (in).", "direction")
 	descClusterAnswers     = desc("cluster_answers_relayed_total", "Results (YIELD, progressive ones included) and errors of relayed calls sent back to the caller's node (out) and received (in).", "direction")
@@ -35,7 +36,7 @@ var (
 // metrics does not depend on the config.
 var clusterDescs = []*prometheus.Desc{
 	descClusterLinked, descClusterConnected, descClusterDisconnects, descClusterReconnects, descClusterRTT,
-	descClusterEvents, descClusterInvocations, descClusterInterrupts, descClusterAnswers, descClusterSendFailed,
+	descClusterEvents, descClusterEventMsgs, descClusterInvocations, descClusterInterrupts, descClusterAnswers, descClusterSendFailed,
 	descClusterCtlFailed, descClusterPanics, descClusterSnapshots, descClusterResyncs, descClusterNodesAlive, descClusterNodesDead, descClusterNodesGone, descClusterNodesLeft,
 }
 
@@ -65,6 +66,7 @@ func (m *Metrics) collectCluster(ch chan<- prometheus.Metric) {
 		counter(d, in, "in")
 	}
 	inOut(descClusterEvents, st.EventsOut, st.EventsIn)
+	counter(descClusterEventMsgs, st.EventMessagesOut)
 	inOut(descClusterInvocations, st.InvocationsOut, st.InvocationsIn)
 	inOut(descClusterInterrupts, st.InterruptsOut, st.InterruptsIn)
 	inOut(descClusterAnswers, st.AnswersOut, st.AnswersIn)
