@@ -42,7 +42,7 @@ func ServeRawSocket(ln net.Listener, cfg Config, serve func(Conn)) error {
 			var te interface{ Temporary() bool }
 			if errors.As(err, &te) && te.Temporary() {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				cfg.Logger.Warn("transport: rawsocket accept", "err", err, "retry", backoff)
+				cfg.Logger.Warn("transport: rawsocket accept", "error", err, "retry", backoff)
 				time.Sleep(backoff)
 				continue
 			}
@@ -63,7 +63,7 @@ func serveRawSocket(nc net.Conn, cfg Config, limit *addrLimiter, serve func(Conn
 	}
 	c, err := rawHandshake(nc, cfg)
 	if err != nil {
-		cfg.Logger.Info("transport: rawsocket handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+		cfg.Logger.Info("transport: rawsocket handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
 		_ = nc.Close()
 		return
 	}

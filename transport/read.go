@@ -280,7 +280,7 @@ func (c *conn) readFailed(err error) error {
 // violation fails the connection for a framing error of the peer.
 func (c *conn) violation(cause error) error {
 	c.log.Info("transport: protocol violation", "transport", c.Transport(),
-		"remote", c.RemoteAddr().String(), "err", cause)
+		"remote", c.RemoteAddr().String(), "error", cause)
 	// Only this peer's own reader waits here, for its writer to finish, so
 	// that the close frame tells the peer what it did wrong.
 	_ = c.close(CloseProtocolError, "protocol error", closeLinger)

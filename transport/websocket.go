@@ -116,7 +116,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
 		// The upgrader has answered the client already.
-		h.cfg.Logger.Info("transport: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		h.cfg.Logger.Info("transport: websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
 		if nc != nil {
 			_ = nc.Close()
 		}

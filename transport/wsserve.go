@@ -83,7 +83,7 @@ func (w *WebSocket) Serve(ln net.Listener, srv *http.Server) error {
 			var te interface{ Temporary() bool }
 			if !errors.Is(err, net.ErrClosed) && errors.As(err, &te) && te.Temporary() {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				w.h.cfg.Logger.Warn("transport: websocket accept", "err", err, "retry", backoff)
+				w.h.cfg.Logger.Warn("transport: websocket accept", "error", err, "retry", backoff)
 				time.Sleep(backoff)
 				continue
 			}
@@ -129,7 +129,7 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 		// The head did not come whole within the handshake timeout (a
 		// trickle): handing it to net/http would give it a second
 		// timeout of its own.
-		cfg.Logger.Info("transport: request head not complete within the handshake timeout", "remote", nc.RemoteAddr().String(), "timeout", cfg.HandshakeTimeout, "err", err)
+		cfg.Logger.Info("transport: request head not complete within the handshake timeout", "remote", nc.RemoteAddr().String(), "timeout", cfg.HandshakeTimeout, "error", err)
 		_, _ = io.WriteString(nc, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 		_ = nc.Close()
 		return
@@ -164,7 +164,7 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 	}
 	if _, err := u.Upgrade(&headRW{head: head, w: nc}); err != nil {
 		// The upgrader has answered the client already.
-		cfg.Logger.Info("transport: websocket upgrade failed", "remote", nc.RemoteAddr().String(), "err", err)
+		cfg.Logger.Info("transport: websocket upgrade failed", "remote", nc.RemoteAddr().String(), "error", err)
 		release()
 		_ = nc.Close()
 		return

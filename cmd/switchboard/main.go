@@ -215,7 +215,7 @@ func newLevelLogger(l config.Log, level slog.Leveler, w io.Writer) *slog.Logger 
 func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.LevelVar) int {
 	r, err := router.New(cfg, router.Options{Logger: logger, LogLevel: level})
 	if err != nil {
-		logger.Error("cannot create router", "err", err)
+		logger.Error("cannot create router", "error", err)
 		return 1
 	}
 	// Subscribe before Start so that a signal during start-up is not lost;
@@ -227,7 +227,7 @@ func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.Lev
 	signal.Notify(hups, syscall.SIGHUP)
 	defer signal.Stop(hups)
 	if err := r.Start(); err != nil {
-		logger.Error("cannot start router", "err", err)
+		logger.Error("cannot start router", "error", err)
 		return 1
 	}
 	logger.Info("ready", "pid", os.Getpid())
@@ -252,7 +252,7 @@ func serve(cfg *config.Config, logger *slog.Logger, file string, level *slog.Lev
 			// theirs is the fault, and the node stopped as asked.
 			logger.Warn("drain timed out; remaining connections closed", "timeout", shutdownTimeout)
 		} else if err != nil {
-			logger.Error("shutdown incomplete", "err", err)
+			logger.Error("shutdown incomplete", "error", err)
 			return 1
 		}
 		logger.Info("stopped")
