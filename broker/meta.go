@@ -4,7 +4,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/switchboard/switchboard/internal/hookq"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -32,53 +31,11 @@ type Hooks interface {
 	OnDelete(session, subscription wamp.ID)
 }
 
-type hookKind uint8
-
-const (
-	hookCreate hookKind = iota
-	hookSubscribe
-	hookUnsubscribe
-	hookDelete
-)
-
-type hookCall struct {
-	kind         hookKind
-	session, sub wamp.ID
-	info         SubscriptionInfo
-}
-
-// hookQueue runs hook calls in order outside the broker's lock
-// (internal/hookq has the rule, which the dealer follows too).
-type hookQueue struct {
-	h Hooks
-	q hookq.Queue[hookCall] // its mutex comes after the broker's mu in lock order
-}
-
-// push queues a call. The broker's mu must be held (write).
-func (hq *hookQueue) push(c hookCall) {
-	if hq.h != nil {
-		hq.q.Push(c)
-	}
-}
-
-// run drains the queue unless another goroutine is. The broker's mu must
-// not be held.
-func (hq *hookQueue) run() {
-	if hq.h != nil {
-		hq.q.Run(hq.call)
-	}
-}
-
-func (hq *hookQueue) call(c hookCall) {
-	switch c.kind {
-	case hookCreate:
-		hq.h.OnCreate(c.session, c.info)
-	case hookSubscribe:
-		hq.h.OnSubscribe(c.session, c.sub)
-	case hookUnsubscribe:
-		hq.h.OnUnsubscribe(c.session, c.sub)
-	case hookDelete:
-		hq.h.OnDelete(c.session, c.sub)
+// hook queues a call of the broker's Hooks, if any, to run once b.mu is
+// released (b.hooks.Run, internal/hookq). b.mu must be held (write).
+func (b *Broker) hook(call func(h Hooks)) {
+	if h := b.cfg.Hooks; h != nil {
+		b.hooks.Push(func() { call(h) })
 	}
 }
 

@@ -33,7 +33,7 @@ func checkPassthru(p Peer, role string, ppt *wamp.Passthru, m *wamp.Message) err
 // protocolError returns err if it is a protocol violation, else nil: the
 // error a handler returns so that the session is aborted.
 func protocolError(err error) error {
-	if we, ok := err.(*wamp.Error); ok && we.URI == wamp.ErrProtocolViolation {
+	if wamp.HasURI(err, wamp.ErrProtocolViolation) {
 		return err
 	}
 	return nil

@@ -294,16 +294,18 @@ func (b *Broker) SubscribeRemote(p RemotePeer, topic wamp.URI, match string) wam
 	sub := b.idx.get(topic, match)
 	if sub == nil {
 		sub = b.newSubLocked(topic, match)
-		b.hooks.push(hookCall{kind: hookCreate, session: sid, sub: sub.id, info: sub.info()})
+		info := sub.info()
+		b.hook(func(h Hooks) { h.OnCreate(sid, info) })
 	}
 	if !sub.has(sid) {
 		sub.add(p)
 		b.bySession[sid] = append(b.bySession[sid], sub)
-		b.hooks.push(hookCall{kind: hookSubscribe, session: sid, sub: sub.id})
+		id := sub.id
+		b.hook(func(h Hooks) { h.OnSubscribe(sid, id) })
 	}
 	id := sub.id
 	b.mu.Unlock()
-	b.hooks.run()
+	b.hooks.Run()
 	return id
 }
 
@@ -330,7 +332,7 @@ func (b *Broker) UnsubscribeRemote(sid, id wamp.ID) {
 		b.bySession[sid] = list
 	}
 	b.mu.Unlock()
-	b.hooks.run()
+	b.hooks.Run()
 }
 
 // SessionSubscriptions returns the subscriptions of session sid, for the

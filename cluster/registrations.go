@@ -38,7 +38,7 @@ func (l *Realm) Register(s *session.Session, m *wamp.Message) {
 		if !errors.Is(err, errRefused) {
 			l.n.log.Warn("REGISTER not decided: cluster state unavailable", "procedure", string(m.URI), "error", err)
 		}
-		_ = s.Send(&wamp.Message{Type: wamp.ERROR, ErrType: wamp.REGISTER, Request: m.Request, URI: we.URI, Details: wamp.Dict{"message": we.Msg}})
+		_ = s.Send(we.Reply(wamp.REGISTER, m.Request))
 		return
 	}
 	// The dealer's stand-ins for the other nodes' callees follow the

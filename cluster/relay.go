@@ -144,8 +144,7 @@ func (l *Realm) invoke(from uint64, sid wamp.ID, m *wamp.Message) {
 }
 
 func (l *Realm) fail(node uint64, sid, req wamp.ID, uri wamp.URI, msg string) {
-	e := wamp.Message{Type: wamp.ERROR, ErrType: wamp.INVOCATION, Request: req, URI: uri, Details: wamp.Dict{"message": msg}}
-	_ = l.n.sendData(node, kindAns, sid, l.name, &e)
+	_ = l.n.sendData(node, kindAns, sid, l.name, wamp.ErrorReply(wamp.INVOCATION, req, uri, msg))
 }
 
 func (l *Realm) interrupt(from uint64, sid wamp.ID, m *wamp.Message) {

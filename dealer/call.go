@@ -136,7 +136,7 @@ func (d *Dealer) Call(caller Peer, m *wamp.Message) error { return d.CallTrust(c
 // has trust level trust (INVOCATION.Details.trustlevel; zero value: none).
 func (d *Dealer) CallTrust(caller Peer, m *wamp.Message, trust wamp.TrustLevel) error {
 	if !wamp.ValidURI(m.URI, d.cfg.StrictURIs, false) {
-		replyError(caller, wamp.CALL, m.Request, wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI))
+		_ = caller.Send(wamp.ErrorReply(wamp.CALL, m.Request, wamp.ErrInvalidURI, "invalid procedure URI "+string(m.URI)))
 		return nil
 	}
 	ck := callKey{caller.SessionID(), m.Request}
@@ -157,14 +157,14 @@ func (d *Dealer) CallTrust(caller Peer, m *wamp.Message, trust wamp.TrustLevel) 
 		var err error
 		if o, err = parseCallOptions(m.Details); err != nil {
 			d.mu.Unlock()
-			replyWAMPError(caller, wamp.CALL, m.Request, err)
+			_ = caller.Send(wamp.AsError(err, wamp.ErrInvalidArgument).Reply(wamp.CALL, m.Request))
 			return nil
 		}
 	}
 	reg := d.matchLocked(m.URI)
 	if reg == nil {
 		d.mu.Unlock()
-		replyError(caller, wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, "no callee registered procedure "+string(m.URI))
+		_ = caller.Send(wamp.ErrorReply(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, "no callee registered procedure "+string(m.URI)))
 		return nil
 	}
 	var details wamp.Dict
@@ -176,8 +176,8 @@ func (d *Dealer) CallTrust(caller Peer, m *wamp.Message, trust wamp.TrustLevel) 
 		var err error
 		if details, err = d.invocationDetails(caller, callee, reg, m, &o, trust); err != nil {
 			d.mu.Unlock()
-			replyWAMPError(caller, wamp.CALL, m.Request, err)
-			if we, ok := err.(*wamp.Error); ok && we.URI == wamp.ErrProtocolViolation {
+			_ = caller.Send(wamp.AsError(err, wamp.ErrInvalidArgument).Reply(wamp.CALL, m.Request))
+			if wamp.HasURI(err, wamp.ErrProtocolViolation) {
 				return err
 			}
 			return nil
@@ -332,10 +332,10 @@ func (d *Dealer) invocationFailed(caller Peer, req wamp.ID, key callKey, err err
 	d.mu.Unlock()
 	c.release()
 	if d.cfg.IsTooLarge(err) {
-		replyError(caller, wamp.CALL, req, wamp.ErrPayloadSizeExceeded, "the invocation is larger than the callee accepts")
+		_ = caller.Send(wamp.ErrorReply(wamp.CALL, req, wamp.ErrPayloadSizeExceeded, "the invocation is larger than the callee accepts"))
 		return
 	}
-	replyError(caller, wamp.CALL, req, wamp.ErrCanceled, "callee unavailable: "+err.Error())
+	_ = caller.Send(wamp.ErrorReply(wamp.CALL, req, wamp.ErrCanceled, "callee unavailable: "+err.Error()))
 }
 
 // continueLocked forwards a continuation CALL of a progressive call
@@ -355,7 +355,8 @@ func (d *Dealer) continueLocked(c *call, m *wamp.Message) {
 		}
 	}
 	if err != nil {
-		d.abortLocked(c, err.(*wamp.Error).URI, err.(*wamp.Error).Msg, interruptCanceled)
+		we := wamp.AsError(err, wamp.ErrInvalidArgument)
+		d.abortLocked(c, we.URI, we.Msg, interruptCanceled)
 		return
 	}
 	if !progress {
@@ -456,7 +457,7 @@ func (d *Dealer) abortLocked(c *call, uri wamp.URI, msg string, interrupt wamp.D
 	caller, req := c.caller, c.callerReq
 	d.callEnded(c, outcomeOf(uri))
 	d.orphanLocked(c, false)
-	replyError(caller, wamp.CALL, req, uri, msg)
+	_ = caller.Send(wamp.ErrorReply(wamp.CALL, req, uri, msg))
 	if interrupt != nil && supportsCanceling(c.callee) {
 		d.sendInterrupt(c.callee, c.calleeReq, interrupt)
 	}
@@ -532,7 +533,7 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 	if optErr != nil {
 		// The callee's answer cannot be read: the call fails with the
 		// reason, and the callee is told to stop.
-		d.abortLocked(c, wamp.ErrInvalidArgument, "the callee's YIELD: "+optErr.(*wamp.Error).Msg, interruptCanceled)
+		d.abortLocked(c, wamp.ErrInvalidArgument, "the callee's YIELD: "+wamp.AsError(optErr, wamp.ErrInvalidArgument).Msg, interruptCanceled)
 		d.mu.Unlock()
 		return nil
 	}
@@ -543,7 +544,7 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 		// for a YIELD it cannot read: the caller gets the error, the
 		// callee an INTERRUPT (if it takes them).
 		if err := checkPassthru(callee, c.caller, "callee", "caller", &ppt, m); err != nil {
-			we := err.(*wamp.Error)
+			we := wamp.AsError(err, wamp.ErrInvalidArgument)
 			d.abortLocked(c, we.URI, "the callee's YIELD: "+we.Msg, interruptCanceled)
 			d.mu.Unlock()
 			return nil
@@ -565,7 +566,7 @@ func (d *Dealer) Yield(callee Peer, m *wamp.Message) error {
 	err := c.caller.Send(res)
 	wamp.Release(res)
 	if err != nil && d.cfg.IsTooLarge(err) {
-		replyError(c.caller, wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
+		_ = c.caller.Send(wamp.ErrorReply(wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the result is larger than the caller accepts"))
 	}
 	c.release()
 	return nil
@@ -625,8 +626,8 @@ func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
 		// The callee's error cannot go to the caller as it is: the
 		// caller learns why instead (its passthru attributes are bad, or
 		// the caller does not take them).
-		we := pptErr.(*wamp.Error)
-		replyError(c.caller, wamp.CALL, c.callerReq, we.URI, "the callee's ERROR "+string(m.URI)+": "+we.Msg)
+		we := wamp.AsError(pptErr, wamp.ErrInvalidArgument)
+		_ = c.caller.Send(wamp.ErrorReply(wamp.CALL, c.callerReq, we.URI, "the callee's ERROR "+string(m.URI)+": "+we.Msg))
 		c.release()
 		return nil
 	}
@@ -636,7 +637,7 @@ func (d *Dealer) Error(callee Peer, m *wamp.Message) error {
 	err := c.caller.Send(e)
 	wamp.Release(e)
 	if err != nil && d.cfg.IsTooLarge(err) {
-		replyError(c.caller, wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
+		_ = c.caller.Send(wamp.ErrorReply(wamp.CALL, c.callerReq, wamp.ErrPayloadSizeExceeded, "the error is larger than the caller accepts"))
 	}
 	c.release()
 	return nil
@@ -664,7 +665,7 @@ func (d *Dealer) Cancel(caller Peer, m *wamp.Message) error {
 		}
 	}
 	if err != nil {
-		replyWAMPError(caller, wamp.CANCEL, m.Request, err)
+		_ = caller.Send(wamp.AsError(err, wamp.ErrInvalidArgument).Reply(wamp.CANCEL, m.Request))
 		return nil
 	}
 	d.mu.Lock()

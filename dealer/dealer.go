@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/hookq"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -89,7 +90,7 @@ const maxDoneStreams = 64
 type Dealer struct {
 	cfg   Config
 	log   *slog.Logger
-	hooks hookQueue // meta.go
+	hooks hookq.Queue // calls of cfg.Hooks waiting for the lock to be released (meta.go)
 
 	mu        sync.Mutex
 	exact     map[wamp.URI]*registration
@@ -138,7 +139,6 @@ func New(cfg Config) *Dealer {
 	return &Dealer{
 		cfg:         cfg,
 		log:         cfg.Logger,
-		hooks:       hookQueue{h: cfg.Hooks},
 		exact:       make(map[wamp.URI]*registration),
 		prefix:      newPrefixIndex(),
 		wild:        newWildIndex(),
@@ -168,19 +168,6 @@ func Features() wamp.Dict {
 		"shared_registration":          true,
 		"pattern_based_registration":   true,
 	}}
-}
-
-func replyError(p Peer, req wamp.Type, id wamp.ID, uri wamp.URI, msg string) {
-	_ = p.Send(&wamp.Message{Type: wamp.ERROR, ErrType: req, Request: id, URI: uri, Details: wamp.Dict{"message": msg}})
-}
-
-// replyWAMPError answers with the URI and message of err, a *wamp.Error.
-func replyWAMPError(p Peer, req wamp.Type, id wamp.ID, err error) {
-	we, ok := err.(*wamp.Error)
-	if !ok {
-		we = wamp.NewError(wamp.ErrInvalidArgument, err.Error())
-	}
-	replyError(p, req, id, we.URI, we.Msg)
 }
 
 // parseRegisterOptions reads REGISTER.Options.match and invoke.
@@ -244,11 +231,11 @@ func (d *Dealer) matchLocked(uri wamp.URI) *registration {
 func (d *Dealer) Register(p Peer, m *wamp.Message) {
 	match, invoke, discloseCaller, err := d.checkRegister(m)
 	if err != nil {
-		replyWAMPError(p, wamp.REGISTER, m.Request, err)
+		_ = p.Send(wamp.AsError(err, wamp.ErrInvalidArgument).Reply(wamp.REGISTER, m.Request))
 		return
 	}
 	if err := d.register(p, m.URI, match, invoke, m.Request, true, discloseCaller); err != nil {
-		replyWAMPError(p, wamp.REGISTER, m.Request, err)
+		_ = p.Send(wamp.AsError(err, wamp.ErrInvalidArgument).Reply(wamp.REGISTER, m.Request))
 	}
 }
 
@@ -283,7 +270,7 @@ func (d *Dealer) checkRegister(m *wamp.Message) (match, invoke string, discloseC
 func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.ID, reply, discloseCaller bool) error {
 	sid := p.SessionID()
 	d.mu.Lock()
-	defer d.hooks.run() // after the unlock: deferred calls run last first
+	defer d.hooks.Run() // after the unlock: deferred calls run last first
 	defer d.mu.Unlock()
 	reg := d.lookupLocked(uri, match)
 	created := reg == nil
@@ -326,10 +313,12 @@ func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.I
 	if reply {
 		_ = p.Send(&wamp.Message{Type: wamp.REGISTERED, Request: req, ID: reg.id})
 	}
+	id := reg.id
 	if created {
-		d.hooks.push(hookCall{kind: hookCreate, session: sid, info: reg.info()})
+		info := reg.info()
+		d.hook(func(h Hooks) { h.OnCreate(sid, info) })
 	}
-	d.hooks.push(hookCall{kind: hookRegister, session: sid, reg: reg.id})
+	d.hook(func(h Hooks) { h.OnRegister(sid, id) })
 	return nil
 }
 
@@ -338,11 +327,11 @@ func (d *Dealer) register(p Peer, uri wamp.URI, match, invoke string, req wamp.I
 func (d *Dealer) Unregister(p Peer, m *wamp.Message) {
 	sid := p.SessionID()
 	d.mu.Lock()
-	defer d.hooks.run()
+	defer d.hooks.Run()
 	defer d.mu.Unlock()
 	reg := d.byID[m.ID]
 	if reg == nil || !reg.hasCallee(sid) {
-		replyError(p, wamp.UNREGISTER, m.Request, wamp.ErrNoSuchRegistration, "no such registration")
+		_ = p.Send(wamp.ErrorReply(wamp.UNREGISTER, m.Request, wamp.ErrNoSuchRegistration, "no such registration"))
 		return
 	}
 	d.bySession[sid] = slices.DeleteFunc(d.bySession[sid], func(x *registration) bool { return x == reg })
@@ -371,9 +360,10 @@ func (d *Dealer) removeCalleeLocked(reg *registration, sid wamp.ID) {
 		}
 		delete(d.byID, reg.id)
 	}
-	d.hooks.push(hookCall{kind: hookUnregister, session: sid, reg: reg.id})
+	id := reg.id
+	d.hook(func(h Hooks) { h.OnUnregister(sid, id) })
 	if deleted {
-		d.hooks.push(hookCall{kind: hookDelete, session: sid, reg: reg.id})
+		d.hook(func(h Hooks) { h.OnDelete(sid, id) })
 	}
 }
 
@@ -424,9 +414,9 @@ func (d *Dealer) RemoveSession(sid wamp.ID) {
 	delete(d.tombs, sid)
 	delete(d.doneStreams, sid)
 	d.mu.Unlock()
-	d.hooks.run()
+	d.hooks.Run()
 	for _, f := range failed {
-		replyError(f.caller, wamp.CALL, f.req, wamp.ErrCanceled, "callee left before it answered")
+		_ = f.caller.Send(wamp.ErrorReply(wamp.CALL, f.req, wamp.ErrCanceled, "callee left before it answered"))
 	}
 }
 

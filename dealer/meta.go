@@ -4,7 +4,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/switchboard/switchboard/internal/hookq"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -32,53 +31,11 @@ type Hooks interface {
 	OnDelete(session, reg wamp.ID)
 }
 
-type hookKind uint8
-
-const (
-	hookCreate hookKind = iota
-	hookRegister
-	hookUnregister
-	hookDelete
-)
-
-type hookCall struct {
-	kind         hookKind
-	session, reg wamp.ID
-	info         RegistrationInfo
-}
-
-// hookQueue runs hook calls in order outside the dealer's lock
-// (internal/hookq).
-type hookQueue struct {
-	h Hooks
-	q hookq.Queue[hookCall] // its mutex comes after the dealer's mu in lock order
-}
-
-// push queues a call. The dealer's mu must be held.
-func (hq *hookQueue) push(c hookCall) {
-	if hq.h != nil {
-		hq.q.Push(c)
-	}
-}
-
-// run drains the queue unless another goroutine is. The dealer's mu must
-// not be held.
-func (hq *hookQueue) run() {
-	if hq.h != nil {
-		hq.q.Run(hq.call)
-	}
-}
-
-func (hq *hookQueue) call(c hookCall) {
-	switch c.kind {
-	case hookCreate:
-		hq.h.OnCreate(c.session, c.info)
-	case hookRegister:
-		hq.h.OnRegister(c.session, c.reg)
-	case hookUnregister:
-		hq.h.OnUnregister(c.session, c.reg)
-	case hookDelete:
-		hq.h.OnDelete(c.session, c.reg)
+// hook queues a call of the dealer's Hooks, if any, to run once d.mu is
+// released (d.hooks.Run, internal/hookq). d.mu must be held.
+func (d *Dealer) hook(call func(h Hooks)) {
+	if h := d.cfg.Hooks; h != nil {
+		d.hooks.Push(func() { call(h) })
 	}
 }
 
@@ -224,11 +181,7 @@ func (d *Dealer) RegisterLocal(uri wamp.URI, fn LocalFunc) error {
 func (d *Dealer) callLocal(caller Peer, m *wamp.Message, fn LocalFunc) {
 	args, kwargs, err := fn(caller, m)
 	if err != nil {
-		if we, ok := err.(*wamp.Error); ok {
-			replyError(caller, wamp.CALL, m.Request, we.URI, we.Msg)
-		} else {
-			replyError(caller, wamp.CALL, m.Request, ErrRuntime, err.Error())
-		}
+		_ = caller.Send(wamp.AsError(err, ErrRuntime).Reply(wamp.CALL, m.Request))
 		return
 	}
 	res := wamp.Acquire()
@@ -236,6 +189,6 @@ func (d *Dealer) callLocal(caller Peer, m *wamp.Message, fn LocalFunc) {
 	sendErr := caller.Send(res)
 	wamp.Release(res)
 	if sendErr != nil && d.cfg.IsTooLarge(sendErr) {
-		replyError(caller, wamp.CALL, m.Request, wamp.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
+		_ = caller.Send(wamp.ErrorReply(wamp.CALL, m.Request, wamp.ErrPayloadSizeExceeded, "the result is larger than the caller accepts"))
 	}
 }

@@ -43,7 +43,7 @@ func (d *Dealer) RegisterRemote(p Peer, procedure wamp.URI, match, invoke string
 // registration id; it does nothing when the session is no callee of it.
 func (d *Dealer) UnregisterRemote(sid, id wamp.ID) {
 	d.mu.Lock()
-	defer d.hooks.run()
+	defer d.hooks.Run()
 	defer d.mu.Unlock()
 	reg := d.byID[id]
 	if reg == nil || !reg.hasCallee(sid) {

@@ -107,7 +107,7 @@ func (r *Realm) authorize(s *session.Session, m *wamp.Message, action auth.Actio
 	if m.Type == wamp.PUBLISH && !wamp.Bool(m.Details, "acknowledge", false) {
 		return false
 	}
-	_ = s.Send(&wamp.Message{Type: wamp.ERROR, ErrType: m.Type, Request: m.Request, URI: we.URI, Details: we.Details()})
+	_ = s.Send(we.Reply(m.Type, m.Request))
 	return false
 }
 

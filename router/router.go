@@ -35,15 +35,16 @@ type Options struct {
 	LogLevel *slog.LevelVar
 }
 
-// Listener is one open transport listener.
+// Listener is one open transport listener. It is part of GET /status,
+// whose keys are all lower case.
 type Listener struct {
-	Type string // "websocket" or "rawsocket"
+	Type string `json:"type"` // "websocket" or "rawsocket"
 	// Addr is the address it listens on, with the real port when the config
 	// said 0: "127.0.0.1:8080" or "unix:/path".
-	Addr string
+	Addr string `json:"addr"`
 	// URL is how a client reaches it: ws://host:port/path, wss://...,
 	// tcp://host:port, tcps://host:port (as the nexus client spells it) or unix:///path.
-	URL string
+	URL string `json:"url"`
 }
 
 // httpIdleTimeout closes HTTP connections idle between requests.
@@ -53,10 +54,10 @@ const httpIdleTimeout = 2 * time.Minute
 type Router struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	logLevel *slog.LevelVar // Options.LogLevel
-	realms  atomic.Pointer[realmMap] // replaced whole by Reload
-	sessCfg session.Config
-	ops     ops // metrics, health, reload (ops.go)
+	logLevel *slog.LevelVar           // Options.LogLevel
+	realms   atomic.Pointer[realmMap] // replaced whole by Reload
+	sessCfg  session.Config
+	ops      ops // metrics, health, reload (ops.go)
 
 	subIDs, regIDs wamp.IDGen
 	node           *cluster.Node // nil: a node alone (router/cluster.go)

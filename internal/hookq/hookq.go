@@ -12,27 +12,27 @@ package hookq
 
 import "sync"
 
-// Queue holds hook calls of type T. The zero value is ready to use.
-type Queue[T any] struct {
+// Queue holds hook calls. The zero value is ready to use.
+type Queue struct {
 	mu       sync.Mutex // a leaf: taken under the component's lock by Push
-	q        []T
+	q        []func()
 	draining bool
 }
 
-// Push queues c. The component's lock must be held, so that calls queue
-// in the order of the changes.
-func (q *Queue[T]) Push(c T) {
+// Push queues a call. The component's lock must be held, so that calls
+// queue in the order of the changes.
+func (q *Queue) Push(call func()) {
 	q.mu.Lock()
-	q.q = append(q.q, c)
+	q.q = append(q.q, call)
 	q.mu.Unlock()
 }
 
-// Run calls fn with every queued call, in order, unless another goroutine
-// is draining the queue already (it will call fn with these too). The
-// component's lock must not be held.
-func (q *Queue[T]) Run(fn func(T)) {
+// Run makes every queued call, in order, unless another goroutine is
+// draining the queue already (it will make these too). The component's
+// lock must not be held.
+func (q *Queue) Run() {
 	q.mu.Lock()
-	if q.draining {
+	if q.draining || len(q.q) == 0 {
 		q.mu.Unlock()
 		return
 	}
@@ -48,8 +48,8 @@ func (q *Queue[T]) Run(fn func(T)) {
 		calls := q.q
 		q.q = nil
 		q.mu.Unlock()
-		for _, c := range calls {
-			fn(c)
+		for _, call := range calls {
+			call()
 		}
 		q.mu.Lock()
 	}
