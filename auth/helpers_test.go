@@ -2,17 +2,13 @@ package auth
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -104,24 +100,7 @@ func (c *clock) Advance(d time.Duration) {
 // presented a certificate with common name cn, verified or not.
 func clientCertState(t *testing.T, cn string, verified bool) *tls.ConnectionState {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testutil.NewCert(t, testutil.CertSpec{CommonName: cn}).Leaf
 	cs := &tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: []*x509.Certificate{c}}
 	if verified {
 		cs.VerifiedChains = [][]*x509.Certificate{{c}}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard/switchboard/bridge"
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TestSignedRoles: each key acts as its own session with its role, whose
@@ -206,13 +207,12 @@ func TestHTTPSubscriberQueue(t *testing.T) {
 		publish() // one fits the queue, three do not
 	}
 	stats := func() bridge.SubscriberStats { return n.r.BridgeStats()[0].Subscribers[0] }
-	deadline := time.Now().Add(bound)
-	for stats().Dropped < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v, want 3 dropped", stats())
+	testutil.CheckFor(t, bound, func() error {
+		if st := stats(); st.Dropped < 3 {
+			return fmt.Errorf("stats %+v, want 3 dropped", st)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	if st := stats(); st.Dropped != 3 || st.Delivered != 0 {
 		t.Fatalf("stats %+v", st)
 	}

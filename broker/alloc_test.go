@@ -73,3 +73,31 @@ func TestPublishTrustAllocs(t *testing.T) {
 		t.Errorf("publish with a trust level: %v allocations, want 1 (the shared frame)", n)
 	}
 }
+
+// TestPublishAllocsFlat: the allocations of one PUBLISH do not grow with
+// its fan-out. Each serializer's EVENT frame is encoded once and shared,
+// so 1000 subscribers cost what one subscriber of each serializer costs;
+// a count that grows with n means something is built per subscriber.
+// What one frame costs is TestPublishAllocs's to guard.
+func TestPublishAllocsFlat(t *testing.T) {
+	for _, sers := range [][]wamp.Serialization{{wamp.JSON}, wamp.Serializations} {
+		counts := make(map[int]float64)
+		for _, n := range []int{len(sers), 10 * len(sers), 1000 * len(sers)} {
+			b := New(Config{})
+			for i := range n {
+				p := &fakepeer.Peer{ID: wamp.ID(10 + i), Ser: sers[i%len(sers)], Discard: true}
+				b.Subscribe(p, fakepeer.Decode(t, `[32,1,{},"com.example.hot"]`))
+			}
+			pub := &fakepeer.Peer{ID: 1, Ser: wamp.JSON, Discard: true}
+			m := fakepeer.Decode(t, `[16,1,{},"com.example.hot",["hello",42],{"k":"v"}]`)
+			counts[n] = testing.AllocsPerRun(100, func() { b.Publish(pub, m) })
+		}
+		first := counts[len(sers)]
+		for n, c := range counts {
+			if c != first {
+				t.Errorf("serializers %v: %v allocations per PUBLISH to %d subscribers, %v to %d: want the same", sers, c, n, first, len(sers))
+			}
+		}
+		t.Logf("serializers %v: %v allocations per PUBLISH", sers, first)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
@@ -79,44 +80,27 @@ func startCluster(t testing.TB, n int, ft time.Duration) []*router.Router {
 
 func waitMesh(t testing.TB, rs []*router.Router) {
 	t.Helper()
-	waitFor(t, "every node sees every other", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		for _, r := range rs {
 			if r.Cluster().Peers() != len(rs)-1 {
 				return false
 			}
 		}
 		return true
-	})
+	}, "every node sees every other")
 }
 
 // waitReady waits until every node is linked, its cluster state open.
 func waitReady(t testing.TB, rs []*router.Router) {
 	t.Helper()
-	var last error
-	waitFor(t, "every node ready", func() bool {
+	testutil.CheckFor(t, bound, func() error {
 		for _, r := range rs {
-			if last = r.Cluster().LinkErr(); last != nil {
-				return false
+			if err := r.Cluster().LinkErr(); err != nil {
+				return fmt.Errorf("every node ready: %w", err)
 			}
 		}
-		return true
-	}, func() string { return fmt.Sprint("last: ", last) })
-}
-
-// waitFor polls cond until it holds, failing after bound; why, if given,
-// says what was seen last.
-func waitFor(t testing.TB, what string, cond func() bool, why ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for _, w := range why {
-				what += " (" + w() + ")"
-			}
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func connect(t testing.TB, r *router.Router, opts ...func(*client.Config)) *client.Client {
@@ -140,8 +124,7 @@ func connect(t testing.TB, r *router.Router, opts ...func(*client.Config)) *clie
 func waitSubscribers(t testing.TB, rs []*router.Router, topic, match string, n int) {
 	t.Helper()
 	id := realm.ClusterID("realm1", wamp.URI(topic), match)
-	var seen string
-	waitFor(t, fmt.Sprintf("%d subscribers of %s in the cluster", n, topic), func() bool {
+	testutil.CheckFor(t, bound, func() error {
 		total := 0
 		var with []uint64
 		for _, r := range rs {
@@ -151,33 +134,32 @@ func waitSubscribers(t testing.TB, rs []*router.Router, topic, match string, n i
 				with = append(with, r.Cluster().ID())
 			}
 		}
-		seen = fmt.Sprintf("%d subscribers on nodes %x", total, with)
+		seen := fmt.Sprintf("%d subscribers on nodes %x", total, with)
 		if total != n {
-			return false
+			return fmt.Errorf("%d subscribers of %s in the cluster: %s", n, topic, seen)
 		}
 		for _, r := range rs {
 			want := slices.DeleteFunc(slices.Clone(with), func(x uint64) bool { return x == r.Cluster().ID() })
 			slices.Sort(want)
 			if got := r.Realm("realm1").Broker().SubscriptionNodes(id); !slices.Equal(got, want) {
-				seen += fmt.Sprintf("; %x knows %x", r.Cluster().ID(), got)
-				return false
+				return fmt.Errorf("%d subscribers of %s in the cluster: %s; %x knows %x", n, topic, seen, r.Cluster().ID(), got)
 			}
 		}
-		return true
-	}, func() string { return seen })
+		return nil
+	})
 }
 
 func waitCallees(t testing.TB, rs []*router.Router, proc, match string, n int) {
 	t.Helper()
 	id := realm.ClusterID("realm1", wamp.URI(proc), match)
-	waitFor(t, fmt.Sprintf("%d callees of %s on every node", n, proc), func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		for _, r := range rs {
 			if c, _ := r.Realm("realm1").Dealer().CountCallees(id); c != n {
 				return false
 			}
 		}
 		return true
-	})
+	}, "%d callees of %s on every node", n, proc)
 }
 
 // recorder collects events per subscriber.
@@ -239,7 +221,7 @@ func TestEventsCrossNodesExactlyOnceInOrder(t *testing.T) {
 		}
 	}
 	for _, s := range subs {
-		waitFor(t, "all events", func() bool { return len(s.rec.snapshot()) >= n })
+		testutil.Eventually(t, bound, func() bool { return len(s.rec.snapshot()) >= n }, "all events")
 		got := s.rec.snapshot()
 		if len(got) != n {
 			t.Fatalf("node %d %s subscriber got %d events, want %d", s.node, s.match, len(got), n)
@@ -250,8 +232,20 @@ func TestEventsCrossNodesExactlyOnceInOrder(t *testing.T) {
 			}
 		}
 	}
-	// No duplicate arrives late.
-	time.Sleep(100 * time.Millisecond)
+	// No duplicate arrives late: a marker published after the events
+	// reaches each subscriber after any late copy of them would, since one
+	// publisher's events arrive in order (checked above).
+	const marker = -1
+	must(t, pub.Publish(topic, nil, nwamp.List{marker}, nil))
+	for _, s := range subs {
+		testutil.Eventually(t, bound, func() bool {
+			got := s.rec.snapshot()
+			return len(got) > 0 && got[len(got)-1] == marker
+		}, "the marker at node %d's %s subscriber", s.node, s.match)
+		if got := s.rec.snapshot(); len(got) != n+1 {
+			t.Fatalf("node %d %s subscriber got %d events before the marker, want %d", s.node, s.match, len(got)-1, n)
+		}
+	}
 	// Node 2 has no interest in the marker topic: nothing reaches it.
 	before2 := rs[2].Cluster().DataReceived()
 	only := connect(t, rs[1])
@@ -268,8 +262,8 @@ func TestEventsCrossNodesExactlyOnceInOrder(t *testing.T) {
 		t.Errorf("node 2, without interest, received %d data messages", d)
 	}
 	for _, s := range subs {
-		if got := len(s.rec.snapshot()); got != n {
-			t.Fatalf("node %d %s subscriber got %d events after the end, want %d", s.node, s.match, got, n)
+		if got := len(s.rec.snapshot()); got != n+1 {
+			t.Fatalf("node %d %s subscriber got %d events after the end, want %d and the marker", s.node, s.match, got-1, n)
 		}
 	}
 }
@@ -341,9 +335,9 @@ func TestRetainedAcrossNodes(t *testing.T) {
 	// client drops an EVENT that comes right behind SUBSCRIBED; the
 	// AutobahnJS cluster test subscribes with get_retained on another
 	// node.)
-	waitFor(t, "retained event on node 1", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return rs[1].Realm("realm1").Broker().RetainedCount() == 1
-	})
+	}, "retained event on node 1")
 }
 
 func TestCallsCrossNodes(t *testing.T) {

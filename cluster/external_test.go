@@ -3,16 +3,9 @@ package cluster_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -27,6 +20,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 )
@@ -42,64 +36,15 @@ type testPKI struct {
 func newPKI(t *testing.T) testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	serial := int64(0)
-	tmpl := func(cn string) *x509.Certificate {
-		serial++
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-		}
-	}
-	makeCA := func(cn string) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-		k := newKey()
-		c := tmpl(cn)
-		c.IsCA, c.BasicConstraintsValid = true, true
-		c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, c, c, &k.PublicKey, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return parsed, k, der
-	}
-	ca, caKey, caDER := makeCA("switchboard test CA")
-	_, _, otherDER := makeCA("another CA")
+	ca := testutil.NewCA(t, "switchboard test CA")
 	leaf := func(name string, usage x509.ExtKeyUsage) (string, string) {
-		k := newKey()
-		c := tmpl(name)
-		c.KeyUsage = x509.KeyUsageDigitalSignature
-		c.ExtKeyUsage = []x509.ExtKeyUsage{usage}
-		c.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		der, err := x509.CreateCertificate(rand.Reader, c, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kd, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", kd)
+		c := ca.Issue(t, testutil.CertSpec{CommonName: name, Hosts: []string{"127.0.0.1"}, Usage: []x509.ExtKeyUsage{usage}})
+		return c.WriteCert(t, dir, name+".pem"), c.WriteKey(t, dir, name+"-key.pem")
 	}
-	p := testPKI{CA: write("ca.pem", "CERTIFICATE", caDER), OtherCA: write("other-ca.pem", "CERTIFICATE", otherDER)}
+	p := testPKI{
+		CA:      ca.WriteCert(t, dir, "ca.pem"),
+		OtherCA: testutil.NewCA(t, "another CA").WriteCert(t, dir, "other-ca.pem"),
+	}
 	p.ServerCert, p.ServerKey = leaf("server", x509.ExtKeyUsageServerAuth)
 	p.ClientCert, p.ClientKey = leaf("client", x509.ExtKeyUsageClientAuth)
 	return p
@@ -126,10 +71,10 @@ func startNATSServer(t *testing.T, args ...string) string {
 	// nats-server writes the ports it listens on once it is ready.
 	ports := filepath.Join(dir, fmt.Sprintf("nats-server_%d.ports", cmd.Process.Pid))
 	var info struct{ Nats []string }
-	waitFor(t, "nats-server ports file", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		b, err := os.ReadFile(ports)
 		return err == nil && json.Unmarshal(b, &info) == nil && len(info.Nats) > 0
-	})
+	}, "nats-server ports file")
 	u, err := url.Parse(info.Nats[0])
 	if err != nil {
 		t.Fatalf("nats-server url %q: %v", info.Nats[0], err)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 )
@@ -73,9 +74,9 @@ func TestNodeLoss(t *testing.T) {
 	survivors := rs[:2]
 	waitCallees(t, survivors, "com.hang", "exact", 0)
 	waitSubscribers(t, survivors, "com.topic", "exact", 1)
-	waitFor(t, "survivors see one peer", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return rs[0].Cluster().Peers() == 1 && rs[1].Cluster().Peers() == 1
-	})
+	}, "survivors see one peer")
 	// The rest keeps working.
 	must(t, watcher.Publish("com.topic", nil, nwamp.List{"after"}, nil))
 	select {
@@ -160,9 +161,9 @@ func TestNATSRestartHeals(t *testing.T) {
 	ns.WaitForShutdown()
 	// Long enough for each node to take the other for dead and drop its
 	// state: the heal below must rebuild it.
-	waitFor(t, "nodes drop each other", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return rs[0].Cluster().Peers() == 0 && rs[1].Cluster().Peers() == 0
-	})
+	}, "nodes drop each other")
 	waitCallees(t, rs[:1], "com.echo", "exact", 0)
 	// A subscription made during the gap: its announcement is lost, the
 	// resynchronisation must bring it.
@@ -213,7 +214,7 @@ func TestExternalNATSServerBinary(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	waitFor(t, "nats-server listening", func() bool { return dialOK(fmt.Sprintf("127.0.0.1:%d", port)) })
+	testutil.Eventually(t, bound, func() bool { return dialOK(fmt.Sprintf("127.0.0.1:%d", port)) }, "nats-server listening")
 	tok := func(n *config.ExternalNATS) { n.Token = "s3cret" }
 	rs := []*router.Router{externalNode(t, "a", url, 3*time.Second, tok), externalNode(t, "b", url, 3*time.Second, tok)}
 	waitMesh(t, rs)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
@@ -68,10 +69,12 @@ func TestRegisterWithoutQuorumRefused(t *testing.T) {
 	c := connect(t, rs[0])
 	rs[1].Cluster().Kill()
 	rs[2].Cluster().Kill()
-	waitFor(t, "the node alone says it has no quorum", func() bool {
-		err := rs[0].Cluster().LinkErr()
-		return err != nil && strings.Contains(err.Error(), "quorum")
-	}, func() string { return fmt.Sprint(rs[0].Cluster().LinkErr()) })
+	testutil.CheckFor(t, bound, func() error {
+		if err := rs[0].Cluster().LinkErr(); err == nil || !strings.Contains(err.Error(), "quorum") {
+			return fmt.Errorf("the node alone says %v, want no quorum", err)
+		}
+		return nil
+	})
 	got := registerURI(t, c, "com.noquorum", noop)
 	if !strings.Contains(got, string(cluster.ErrUnavailable)) {
 		t.Fatalf("REGISTER without quorum: %q, want %s", got, cluster.ErrUnavailable)
@@ -97,9 +100,9 @@ func TestDeadNodeProvenByNATS(t *testing.T) {
 	killed := time.Now()
 	rs[2].Cluster().Kill()
 	survivors := rs[:2]
-	waitFor(t, "the survivors take the node for dead", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return rs[0].Cluster().Peers() == 1 && rs[1].Cluster().Peers() == 1
-	})
+	}, "the survivors take the node for dead")
 	t.Logf("SIGKILL-like loss known in %v (failure timeout 1m)", time.Since(killed).Round(time.Millisecond))
 	for i, r := range survivors {
 		if st := r.Cluster().Stats(); st.NodesDisconnected != 1 {
@@ -108,13 +111,14 @@ func TestDeadNodeProvenByNATS(t *testing.T) {
 	}
 	waitCallees(t, survivors, "com.take", "exact", 0)
 	taker := connect(t, rs[1])
-	var last string
-	waitFor(t, "another node registers the dead node's procedure", func() bool {
-		last = registerURI(t, taker, "com.take", func(context.Context, *nwamp.Invocation) client.InvokeResult {
+	testutil.CheckFor(t, bound, func() error {
+		if got := registerURI(t, taker, "com.take", func(context.Context, *nwamp.Invocation) client.InvokeResult {
 			return client.InvokeResult{Args: nwamp.List{"taken"}}
-		})
-		return last == ""
-	}, func() string { return "last REGISTER: " + last })
+		}); got != "" {
+			return fmt.Errorf("another node registers the dead node's procedure: REGISTER %s", got)
+		}
+		return nil
+	})
 	caller := connect(t, rs[0])
 	waitCallees(t, survivors, "com.take", "exact", 1)
 	res, err := caller.Call(context.Background(), "com.take", nil, nil, nil, nil)
@@ -133,9 +137,9 @@ func TestRetainedReachesLateNode(t *testing.T) {
 	rs = append(rs, late)
 	waitMesh(t, rs)
 	waitReady(t, rs)
-	waitFor(t, "the late node has the retained event", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return late.Realm("realm1").Broker().RetainedCount() == 1
-	})
+	}, "the late node has the retained event")
 	if args := retainedArgs(t, late, "com.retained"); len(args) != 1 || args[0] != "kept" {
 		t.Fatalf("retained event on the late node: %v", args)
 	}
@@ -194,11 +198,12 @@ func TestHistoryAcrossNodes(t *testing.T) {
 	}
 	want := []any{"2", "3", "4", "5", "6"}
 	for i, c := range []*client.Client{a, b} {
-		var got []any
-		waitFor(t, fmt.Sprintf("node %d's history", i), func() bool {
-			got = eventsOf(t, c, "com.hist")
-			return slices.Equal(got, want)
-		}, func() string { return fmt.Sprint(got) })
+		testutil.CheckFor(t, bound, func() error {
+			if got := eventsOf(t, c, "com.hist"); !slices.Equal(got, want) {
+				return fmt.Errorf("node %d's history %v, want %v", i, got, want)
+			}
+			return nil
+		})
 	}
 	cfg := nodeConfigR(t, "n2", 3*time.Second, 2, rs[0].Cluster().ClusterAddr())
 	withHistory(cfg)
@@ -240,15 +245,15 @@ func TestRetainedSurvivesClusterRestart(t *testing.T) {
 	must(t, c.Register("com.before", noop, nil))
 	must(t, c.Publish("com.hist", nwamp.Dict{"acknowledge": true}, nwamp.List{"kept"}, nil))
 	waitCallees(t, rs, "com.before", "exact", 1)
-	waitFor(t, "the history event is kept", func() bool { return slices.Equal(eventsOf(t, c, "com.hist"), []any{"kept"}) })
-	waitFor(t, "every node keeps the retained event", func() bool {
+	testutil.Eventually(t, bound, func() bool { return slices.Equal(eventsOf(t, c, "com.hist"), []any{"kept"}) }, "the history event is kept")
+	testutil.Eventually(t, bound, func() bool {
 		for _, r := range rs {
 			if r.Realm("realm1").Broker().RetainedCount() != 1 {
 				return false
 			}
 		}
 		return true
-	})
+	}, "every node keeps the retained event")
 	_ = c.Close()
 	for _, r := range rs {
 		ctx, cancel := context.WithTimeout(context.Background(), bound)
@@ -264,11 +269,12 @@ func TestRetainedSurvivesClusterRestart(t *testing.T) {
 	if got := eventsOf(t, again, "com.hist"); !slices.Equal(got, []any{"kept"}) {
 		t.Fatalf("history after a restart of the whole cluster: %v", got)
 	}
-	var last string
-	waitFor(t, "the procedure of a node before the restart is free again", func() bool {
-		last = registerURI(t, again, "com.before", noop)
-		return last == ""
-	}, func() string { return "last REGISTER: " + last })
+	testutil.CheckFor(t, bound, func() error {
+		if got := registerURI(t, again, "com.before", noop); got != "" {
+			return fmt.Errorf("the procedure of a node before the restart is free again: REGISTER %s", got)
+		}
+		return nil
+	})
 }
 
 // TestKillAllAcrossNodes: wamp.session.kill_all closes the sessions of
@@ -298,7 +304,7 @@ func TestTestamentOfDeadNodePublished(t *testing.T) {
 	_, err := mortal.Call(context.Background(), "wamp.session.add_testament", nil, nwamp.List{"com.will", nwamp.List{"bye"}, nwamp.Dict{}}, nil, nil)
 	must(t, err)
 	kv := testamentsBucket(t, rs[0])
-	waitFor(t, "the testament is stored in the cluster", func() bool { return len(bucketKeys(t, kv)) == 1 })
+	testutil.Eventually(t, bound, func() bool { return len(bucketKeys(t, kv)) == 1 }, "the testament is stored in the cluster")
 
 	rs[2].Cluster().Kill()
 	select {
@@ -309,7 +315,7 @@ func TestTestamentOfDeadNodePublished(t *testing.T) {
 	case <-time.After(bound):
 		t.Fatal("the testament of a session of the dead node was not published")
 	}
-	waitFor(t, "the testament is removed from the cluster", func() bool { return len(bucketKeys(t, kv)) == 0 })
+	testutil.Eventually(t, bound, func() bool { return len(bucketKeys(t, kv)) == 0 }, "the testament is removed from the cluster")
 	// Both survivors have swept (the key is gone); a second publication
 	// would have come before the marker, which the same node sends after.
 	must(t, watcher.Publish("com.will", nwamp.Dict{"exclude_me": false}, nwamp.List{"marker"}, nil))

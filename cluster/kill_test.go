@@ -9,6 +9,8 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nwamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // waitKilled waits until c's router closed it with GOODBYE reason.
@@ -38,7 +40,7 @@ func TestKillAcrossNodes(t *testing.T) {
 		n, _ := nwamp.AsInt64(res.Arguments[0])
 		return n
 	}
-	waitFor(t, "5 sessions seen from node 0", func() bool { return count() == 5 })
+	testutil.Eventually(t, bound, func() bool { return count() == 5 }, "5 sessions seen from node 0")
 
 	_, err := caller.Call(ctx, "wamp.session.kill", nil, nwamp.List{v1.ID()}, nwamp.Dict{"reason": "com.example.bye", "message": "go"}, nil)
 	must(t, err)
@@ -57,7 +59,7 @@ func TestKillAcrossNodes(t *testing.T) {
 	}
 	waitKilled(t, v2, "wamp.close.killed")
 
-	waitFor(t, "the killed sessions leave node 0's view", func() bool { return count() == 3 })
+	testutil.Eventually(t, bound, func() bool { return count() == 3 }, "the killed sessions leave node 0's view")
 	res, err = caller.Call(ctx, "wamp.session.kill_by_authrole", nil, nwamp.List{"anonymous"}, nil, nil)
 	must(t, err)
 	if n, _ := nwamp.AsInt64(res.Arguments[0]); n != 2 {
@@ -65,7 +67,7 @@ func TestKillAcrossNodes(t *testing.T) {
 	}
 	waitKilled(t, v3, "wamp.close.killed")
 	waitKilled(t, v4, "wamp.close.killed")
-	waitFor(t, "only the caller left", func() bool { return count() == 1 })
+	testutil.Eventually(t, bound, func() bool { return count() == 1 }, "only the caller left")
 
 	// A session id nobody has is still no_such_session.
 	_, err = caller.Call(ctx, "wamp.session.kill", nil, nwamp.List{v1.ID()}, nil, nil)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/switchboard/switchboard/cluster"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 )
 
@@ -42,13 +43,13 @@ func TestLateMessageAfterGoodbyeIgnored(t *testing.T) {
 	const gone, marker = 0xdead, 0xbeef
 	subj := "sb.test.ctl"
 	must(t, nc.Publish(subj, ctlJSON(t, "hb", gone, "gone")))
-	waitFor(t, "the node that will leave is known", func() bool { return alive(n.Status(), gone) })
+	testutil.Eventually(t, bound, func() bool { return alive(n.Status(), gone) }, "the node that will leave is known")
 	must(t, nc.Publish(subj, ctlJSON(t, "bye", gone, "gone")))
 	must(t, nc.Publish(subj, ctlJSON(t, "hb", gone, "gone")))
 	must(t, nc.Publish(subj, ctlJSON(t, "state", gone, "gone")))
 	// One connection, one subject: the marker is applied after them.
 	must(t, nc.Publish(subj, ctlJSON(t, "hb", marker, "marker")))
-	waitFor(t, "the marker node is known", func() bool { return alive(n.Status(), marker) })
+	testutil.Eventually(t, bound, func() bool { return alive(n.Status(), marker) }, "the marker node is known")
 	if alive(n.Status(), gone) {
 		t.Fatal("a heartbeat sent before its goodbye brought the node back")
 	}

@@ -1,10 +1,8 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	nwamp "github.com/gammazero/nexus/v3/wamp"
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 )
@@ -46,25 +45,7 @@ func cmGet(t *testing.T, url string) (int, string) {
 // as in the exposition.
 func cmScrape(t *testing.T, r *router.Router) map[string]float64 {
 	t.Helper()
-	code, body := cmGet(t, cmBase(r)+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d %s", code, body)
-	}
-	m := make(map[string]float64)
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q: %v", line, err)
-		}
-		m[line[:i]] = v
-	}
-	return m
+	return testutil.Scrape(t, cmBase(r)+"/metrics")
 }
 
 func cmStatus(t *testing.T, r *router.Router) router.Status {
@@ -80,14 +61,14 @@ func cmStatus(t *testing.T, r *router.Router) router.Status {
 // cmWaitReady waits until every node's /readyz answers code.
 func cmWaitReady(t *testing.T, rs []*router.Router, code int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("/readyz %d on every node", code), func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		for _, r := range rs {
 			if c, _ := cmGet(t, cmBase(r)+"/readyz"); c != code {
 				return false
 			}
 		}
 		return true
-	})
+	}, "/readyz %d on every node", code)
 }
 
 const (
@@ -164,7 +145,7 @@ func TestClusterMetricsReadyStatus(t *testing.T) {
 	}
 	// Both sides of b count before the answer reaches a, save the answer's
 	// own send: wait for that one.
-	waitFor(t, "b counts its answers", func() bool { return cmScrape(t, b)[ansOut] == calls })
+	testutil.Eventually(t, bound, func() bool { return cmScrape(t, b)[ansOut] == calls }, "b counts its answers")
 	want := map[*router.Router]map[string]float64{
 		a: {evOut: events, evIn: 0, invOut: calls, invIn: 0, ansOut: 0, ansIn: calls,
 			"switchboard_cluster_linked": 1, "switchboard_cluster_nats_connected": 1, "switchboard_cluster_nodes_alive": 1,
@@ -186,9 +167,9 @@ func TestClusterMetricsReadyStatus(t *testing.T) {
 			t.Errorf("node %s: no snapshot applied or requested: %v", r.Cluster().Status().Node, m)
 		}
 	}
-	waitFor(t, "a NATS round trip measured", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return cmScrape(t, a)["switchboard_cluster_nats_rtt_seconds"] > 0
-	})
+	}, "a NATS round trip measured")
 
 	// Cut the link: both nodes lose NATS.
 	ns.Shutdown()
@@ -256,9 +237,9 @@ func TestClusterNodeDeathMetrics(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "cluster: left the cluster") {
 		t.Errorf("/readyz of the killed node: %d %s", code, body)
 	}
-	waitFor(t, "a takes b for dead", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return cmScrape(t, a)["switchboard_cluster_nodes_dead_total"] == 1
-	})
+	}, "a takes b for dead")
 	cmWaitReady(t, rs[:1], http.StatusOK)
 	m := cmScrape(t, a)
 	if m["switchboard_cluster_nodes_alive"] != 0 || m["switchboard_cluster_linked"] != 1 || m["switchboard_cluster_nodes_left_total"] != 0 {
@@ -277,10 +258,10 @@ func TestClusterGoodbyeMetrics(t *testing.T) {
 	rs := startCluster(t, 2, 10*time.Second)
 	cmWaitReady(t, rs, http.StatusOK)
 	rs[1].Cluster().Close()
-	waitFor(t, "a hears b leave", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		m := cmScrape(t, rs[0])
 		return m["switchboard_cluster_nodes_left_total"] == 1 && m["switchboard_cluster_nodes_alive"] == 0
-	})
+	}, "a hears b leave")
 	if m := cmScrape(t, rs[0]); m["switchboard_cluster_nodes_dead_total"] != 0 {
 		t.Errorf("a node that said goodbye counted dead: %v", m["switchboard_cluster_nodes_dead_total"])
 	}

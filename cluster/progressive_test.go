@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bclient "github.com/switchboard/switchboard/bench/client"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/wamp"
 )
@@ -140,7 +141,7 @@ func TestProgressiveInvocationsAcrossNodes(t *testing.T) {
 			t.Fatalf("final RESULT: progress=%v %v, want [6]", progress, a)
 		}
 	}
-	waitFor(t, "no call pending", func() bool { return rs[0].Realm("realm1").Stats().PendingCalls == 0 })
+	testutil.Eventually(t, bound, func() bool { return rs[0].Realm("realm1").Stats().PendingCalls == 0 }, "no call pending")
 
 	// A progressive call canceled by the caller mid-stream: the callee on
 	// the other node gets the INTERRUPT under its own request id, and the
@@ -161,7 +162,7 @@ func TestProgressiveInvocationsAcrossNodes(t *testing.T) {
 	if m.Type != wamp.ERROR || m.Request != req+1 || !strings.Contains(string(m.URI), "canceled") {
 		t.Fatalf("caller got %v, want ERROR canceled", m)
 	}
-	waitFor(t, "no call pending after the cancel", func() bool { return rs[0].Realm("realm1").Stats().PendingCalls == 0 })
+	testutil.Eventually(t, bound, func() bool { return rs[0].Realm("realm1").Stats().PendingCalls == 0 }, "no call pending after the cancel")
 
 	// A remote callee that did not announce progressive call invocations
 	// is refused on the caller's node, which knows its features.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/fakepeer"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -30,18 +31,12 @@ func callInternal(ctx context.Context, d *Dealer, proc wamp.URI, args wamp.Paylo
 // its own goroutine) and returns it.
 func invocation(t *testing.T, p *fakepeer.Peer) *wamp.Message {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if msgs := p.Messages(); len(msgs) > 0 {
-			if len(msgs) != 1 || msgs[0].Type != wamp.INVOCATION {
-				t.Fatalf("callee got %s, want one INVOCATION", describe(msgs))
-			}
-			return msgs[0]
-		}
-		time.Sleep(time.Millisecond)
+	var msgs []*wamp.Message
+	testutil.Eventually(t, 10*time.Second, func() bool { msgs = p.Messages(); return len(msgs) > 0 }, "an INVOCATION for the callee")
+	if len(msgs) != 1 || msgs[0].Type != wamp.INVOCATION {
+		t.Fatalf("callee got %s, want one INVOCATION", describe(msgs))
 	}
-	t.Fatal("no INVOCATION within 10s")
-	return nil
+	return msgs[0]
 }
 
 func await(t *testing.T, ch <-chan internalAnswer) internalAnswer {
@@ -134,11 +129,10 @@ func TestCallInternalConcurrent(t *testing.T) {
 		chans[i] = callInternal(context.Background(), d, "com.example.echo", wamp.List(int64(i)))
 	}
 	var invs []*wamp.Message
-	deadline := time.Now().Add(10 * time.Second)
-	for len(invs) < n && time.Now().Before(deadline) {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		invs = append(invs, callee.Messages()...)
-		time.Sleep(time.Millisecond)
-	}
+		return len(invs) >= n
+	}, "%d INVOCATIONs", n)
 	if len(invs) != n {
 		t.Fatalf("%d INVOCATIONs, want %d", len(invs), n)
 	}

@@ -125,11 +125,13 @@ func TestConcurrentCallsCancelsTimeouts(t *testing.T) {
 
 	var callerWG sync.WaitGroup
 	errs := make(chan error, callers)
+	callerPeers := make([]*queuePeer, callers)
 	for i := range callers {
+		callerPeers[i] = newQueuePeer(wamp.ID(i + 1))
 		callerWG.Add(1)
 		go func() {
 			defer callerWG.Done()
-			p := newQueuePeer(wamp.ID(i + 1))
+			p := callerPeers[i]
 			rng := rand.New(rand.NewPCG(uint64(i), 2))
 			for req := wamp.ID(1); req <= callsEach; req++ {
 				opts := wamp.Dict{}
@@ -163,15 +165,6 @@ func TestConcurrentCallsCancelsTimeouts(t *testing.T) {
 					break
 				}
 			}
-			// Nothing more for this caller: every call ended once.
-			time.Sleep(10 * time.Millisecond)
-			p.mu.Lock()
-			extra := len(p.q)
-			p.mu.Unlock()
-			if extra != 0 {
-				errs <- fmt.Errorf("caller %d got %d messages after its calls ended", p.id, extra)
-			}
-			d.RemoveSession(p.id)
 		}()
 	}
 	callerWG.Wait()
@@ -186,6 +179,21 @@ func TestConcurrentCallsCancelsTimeouts(t *testing.T) {
 	}
 	if d.PendingCount() != 0 || d.RegistrationCount() != 0 || len(d.tombs) != 0 {
 		t.Fatalf("left: %d pending, %d registrations, %d tombstone lists", d.PendingCount(), d.RegistrationCount(), len(d.tombs))
+	}
+	// Nothing more for any caller: every call ended once. The dealer
+	// sends a caller only what a call or tombstone it holds produces, and
+	// it holds none now (checked above) with the callees gone, so this is
+	// the marker after which no late answer can still be on its way. The
+	// callers stay joined until here so that a late answer would still
+	// reach their queues.
+	for _, p := range callerPeers {
+		p.mu.Lock()
+		extra := len(p.q)
+		p.mu.Unlock()
+		if extra != 0 {
+			t.Errorf("caller %d got %d messages after its calls ended", p.id, extra)
+		}
+		d.RemoveSession(p.id)
 	}
 	checkEmpty(t, d)
 }

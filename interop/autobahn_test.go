@@ -145,20 +145,68 @@ func writeExampleConfig(t *testing.T, example, dir, wsAddr, rsAddr string) strin
 	return path
 }
 
-// lookTool finds a program on PATH. Without it the test is skipped on a
-// developer machine but fails in CI (CI set), where a missing tool means the
-// CI image is broken and a skip would hide it.
+// missing skips the test on a developer machine but fails it in CI (CI
+// set) for a tool it cannot find: there a missing tool means the CI image
+// is broken, and a skip would hide it.
+func missing(t *testing.T, what, install string) {
+	t.Helper()
+	if os.Getenv("CI") == "" {
+		t.Skipf("%s not found; %s", what, install)
+	}
+	t.Fatalf("%s not found in CI; .ci/run should have installed it (%s)", what, install)
+}
+
+// lookTool finds a Node.js program (node, npm) on PATH, or calls missing.
 func lookTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
+	return lookFor(t, name, "install Node.js to run the AutobahnJS interop tests")
+}
+
+// lookFor finds a program: the first of paths that exists, else name on
+// PATH, else it calls missing.
+func lookFor(t *testing.T, name, install string, paths ...string) string {
+	t.Helper()
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	if os.Getenv("CI") == "" {
-		t.Skipf("%s not found on PATH (%v); install Node.js to run the AutobahnJS interop tests", name, err)
-	}
-	t.Fatalf("%s not found on PATH in CI: %v", name, err)
+	missing(t, name, install)
 	return ""
+}
+
+// lookPythonWith finds a Python 3 that runs "import "+imports:
+// $SWITCHBOARD_PYTHON, Debian's /usr/bin/python3, or python3 on PATH; or
+// it calls missing.
+func lookPythonWith(t *testing.T, imports, install string) string {
+	t.Helper()
+	cands := []string{os.Getenv("SWITCHBOARD_PYTHON"), "/usr/bin/python3"}
+	if p, err := exec.LookPath("python3"); err == nil {
+		cands = append(cands, p)
+	}
+	for _, p := range cands {
+		if p != "" && exec.Command(p, "-c", "import "+imports).Run() == nil {
+			return p
+		}
+	}
+	missing(t, "python3 that imports "+imports, install+" or set SWITCHBOARD_PYTHON")
+	return ""
+}
+
+// lookPython finds a Python 3 that imports autobahn.
+func lookPython(t *testing.T) string {
+	t.Helper()
+	return lookPythonWith(t, "autobahn", "install Autobahn|Python (apt install python3-autobahn)")
+}
+
+// lookDjango finds a Python 3 that imports Django and PyJWT (the example
+// signs its users' tokens with it).
+func lookDjango(t *testing.T) string {
+	t.Helper()
+	return lookPythonWith(t, "django, jwt", "install Django and PyJWT (apt install python3-django python3-jwt)")
 }
 
 // moduleRoot returns the directory holding switchboard's go.mod.
@@ -234,56 +282,26 @@ func runRouter(t *testing.T, tmp string, args []string, wsAddr, rsAddr string, n
 	cmd.Dir = tmp
 	cmd.Stdout = out
 	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", args[0], err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
+	var p proc
+	p.start(t, args[0], cmd)
 	t.Cleanup(func() {
-		select {
-		case <-exited:
-			t.Errorf("router exited before the tests ended: %v", waitErr)
-		default:
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Errorf("SIGTERM router: %v", err)
-			}
-			select {
-			case <-exited:
-				// nexusd stops only on SIGINT, so SIGTERM kills it.
-				if waitErr != nil && !nexusd {
-					t.Errorf("router did not exit cleanly on SIGTERM: %v", waitErr)
-				}
-			case <-time.After(shutdownTimeout):
-				_ = cmd.Process.Kill()
-				<-exited
-				t.Errorf("router still running %v after SIGTERM; killed", shutdownTimeout)
-			}
+		switch {
+		case p.hasExited():
+			t.Errorf("router exited before the tests ended: %v", p.err)
+		case !p.stop(syscall.SIGTERM):
+			t.Errorf("router still running %v after SIGTERM; killed", shutdownTimeout)
+		case p.err != nil && !nexusd: // nexusd stops only on SIGINT, so SIGTERM kills it.
+			t.Errorf("router did not exit cleanly on SIGTERM: %v", p.err)
 		}
 		if t.Failed() {
 			t.Logf("router command: %s\nrouter output:\n%s", strings.Join(args, " "), out.String())
 		}
 	})
 
-	// Poll until the WebSocket listener is up, or the router has died.
-	deadline := time.Now().Add(startTimeout)
-	for {
-		conn, err := net.DialTimeout("tcp", wsAddr, time.Second)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("router exited during startup: %v", waitErr)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("router not accepting connections on %s after %v: %v", wsAddr, startTimeout, err)
-		}
+	if err := waitListening(wsAddr, p.exited, startTimeout); errors.Is(err, errExited) {
+		t.Fatalf("router exited during startup: %v", p.err)
+	} else if err != nil {
+		t.Fatalf("router not accepting connections on %s after %v: %v", wsAddr, startTimeout, err)
 	}
 	return &router{wsURL: "ws://" + wsAddr + "/ws", rsURL: "tcp://" + rsAddr}
 }

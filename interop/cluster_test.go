@@ -2,26 +2,26 @@ package interop_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gammazero/nexus/v3/client"
 	nwamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // clusterNode is one switchboard process of the cluster test.
 type clusterNode struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
-	wsURL  string
+	proc
+	out   *syncBuffer
+	wsURL string
 }
 
 // TestAutobahnJSCluster starts the three nodes of examples/cluster as
@@ -83,20 +83,13 @@ func TestAutobahnJSCluster(t *testing.T) {
 		t.Fatalf("register on node 3: %v", err)
 	}
 	watcher := nexusClient(t, nodes[0].wsURL)
-	deadline := time.Now().Add(startTimeout)
-	for {
+	testutil.Eventually(t, startTimeout, func() bool {
 		res, err := watcher.Call(context.Background(), "wamp.registration.lookup", nil, nwamp.List{victim}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Arguments[0] != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("node 1 never saw the registration made on node 3")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return res.Arguments[0] != nil
+	}, "node 1 sees the registration made on node 3")
 	_ = watcher.Close()
 
 	if err := nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -151,7 +144,7 @@ func startExampleCluster(t *testing.T, root, tmp, bin string) ([]*clusterNode, s
 		n, early := startClusterNode(t, bin, cfg, tmp, ws)
 		if early != "" {
 			for _, m := range nodes {
-				m.stop(t)
+				m.stop(syscall.SIGTERM)
 			}
 			return nil, early
 		}
@@ -160,69 +153,32 @@ func startExampleCluster(t *testing.T, root, tmp, bin string) ([]*clusterNode, s
 	return nodes, ""
 }
 
-// stop ends a node with SIGTERM (SIGKILL if it does not exit in time).
-func (n *clusterNode) stop(t *testing.T) {
-	t.Helper()
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(shutdownTimeout):
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-	}
-}
-
 // startClusterNode starts one node and waits for its WebSocket listener.
 // Its cleanup stops it with SIGTERM unless the test killed it. If the node
 // exits during its start, it returns its output instead.
 func startClusterNode(t *testing.T, bin, cfg, dir, wsAddr string) (*clusterNode, string) {
 	t.Helper()
-	n := &clusterNode{out: new(syncBuffer), exited: make(chan struct{}), wsURL: "ws://" + wsAddr + "/ws"}
-	n.cmd = exec.Command(bin, "-c", cfg)
-	n.cmd.Dir = dir
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	go func() {
-		waitErr = n.cmd.Wait()
-		close(n.exited)
-	}()
+	n := &clusterNode{out: new(syncBuffer), wsURL: "ws://" + wsAddr + "/ws"}
+	cmd := exec.Command(bin, "-c", cfg)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = n.out, n.out
+	n.start(t, cfg, cmd)
 	t.Cleanup(func() {
-		select {
-		case <-n.exited:
-		default:
-			_ = n.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-n.exited:
-				if waitErr != nil {
-					t.Errorf("%s did not exit cleanly on SIGTERM: %v", cfg, waitErr)
-				}
-			case <-time.After(shutdownTimeout):
-				_ = n.cmd.Process.Kill()
-				<-n.exited
-				t.Errorf("%s still running %v after SIGTERM; killed", cfg, shutdownTimeout)
-			}
+		switch {
+		case n.hasExited():
+		case !n.stop(syscall.SIGTERM):
+			t.Errorf("%s still running %v after SIGTERM; killed", cfg, shutdownTimeout)
+		case n.err != nil:
+			t.Errorf("%s did not exit cleanly on SIGTERM: %v", cfg, n.err)
 		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", cfg, n.out.String())
 		}
 	})
-	deadline := time.Now().Add(startTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", wsAddr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return n, ""
-		}
-		select {
-		case <-n.exited:
-			return nil, fmt.Sprintf("%s exited during startup: %v\n%s", cfg, waitErr, n.out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not accepting connections on %s: %v", cfg, wsAddr, err)
-		}
+	if err := waitListening(wsAddr, n.exited, startTimeout); errors.Is(err, errExited) {
+		return nil, fmt.Sprintf("%s exited during startup: %v\n%s", cfg, n.err, n.out.String())
+	} else if err != nil {
+		t.Fatalf("%s not accepting connections on %s: %v", cfg, wsAddr, err)
 	}
+	return n, ""
 }

@@ -19,28 +19,6 @@ import (
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 )
 
-// lookDjango finds a Python 3 that imports Django and PyJWT (the example
-// signs its users' tokens with it): $SWITCHBOARD_PYTHON, Debian's
-// /usr/bin/python3 (python3-django, python3-jwt), or python3 on PATH.
-func lookDjango(t *testing.T) string {
-	t.Helper()
-	cands := []string{os.Getenv("SWITCHBOARD_PYTHON"), "/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		cands = append(cands, p)
-	}
-	for _, p := range cands {
-		if p != "" && exec.Command(p, "-c", "import django, jwt").Run() == nil {
-			return p
-		}
-	}
-	const install = "install Django and PyJWT (apt install python3-django python3-jwt) or set SWITCHBOARD_PYTHON"
-	if os.Getenv("CI") == "" {
-		t.Skipf("no python3 that imports django and jwt; %s", install)
-	}
-	t.Fatalf("no python3 that imports django and jwt in CI: %s", install)
-	return ""
-}
-
 // TestDjangoExample runs examples/django against the router binary with
 // the example's config (signed requests only): its view publishes through
 // the bridge and a nexus subscriber gets the event; its other view calls a

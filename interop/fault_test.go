@@ -22,6 +22,8 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // Fault tests of a three-node cluster of switchboard processes on loopback
@@ -90,6 +92,7 @@ func TestClusterFault(t *testing.T) {
 	t.Run("sigstop-short", func(t *testing.T) { faultShortStop(t, bin) })
 	t.Run("sigstop-long", func(t *testing.T) { faultLongStop(t, bin) })
 	t.Run("restart", func(t *testing.T) { faultRestart(t, bin) })
+	t.Run("slowlink", func(t *testing.T) { faultSlowLink(t, bin) })
 	t.Logf("TestClusterFault took %v (build included)", time.Since(began).Round(time.Millisecond))
 }
 
@@ -537,19 +540,23 @@ type faultNode struct {
 	wsAddr string
 	out    *syncBuffer // every run's output
 
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	err     error // cmd.Wait's, once exited is closed
+	proc
 	stopped atomic.Bool
 }
 
 // faultConfig is node i's config. ports are ws, NATS client, NATS route
 // of each node.
-func faultConfig(dir string, i int, ports [][3]string) string {
+// via, when set, gives the address node i dials for its route to node
+// j, whose route port is addr (a proxy in between).
+func faultConfig(dir string, i int, ports [][3]string, via func(from, to int, addr string) string) string {
 	var routes []string
 	for j := range ports {
 		if j != i {
-			routes = append(routes, "nats://"+ports[j][2])
+			addr := ports[j][2]
+			if via != nil {
+				addr = via(i, j, addr)
+			}
+			routes = append(routes, "nats://"+addr)
 		}
 	}
 	return fmt.Sprintf(`log:
@@ -580,6 +587,13 @@ cluster:
 // other ports.
 func startFaultCluster(t *testing.T, bin string) *faultCluster {
 	t.Helper()
+	return startFaultClusterVia(t, bin, nil)
+}
+
+// startFaultClusterVia is startFaultCluster with the routes' addresses
+// given by via (faultConfig).
+func startFaultClusterVia(t *testing.T, bin string, via func(from, to int, addr string) string) *faultCluster {
+	t.Helper()
 	began := time.Now()
 	c := &faultCluster{t: t, http: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
 	for attempt := 1; ; attempt++ {
@@ -592,7 +606,7 @@ func startFaultCluster(t *testing.T, bin string) *faultCluster {
 		for i := range 3 {
 			n := &faultNode{name: fmt.Sprintf("n%d", i+1), bin: bin, dir: dir, wsAddr: ports[i][0], out: new(syncBuffer)}
 			n.cfg = filepath.Join(dir, n.name+".yaml")
-			if err := os.WriteFile(n.cfg, []byte(faultConfig(dir, i, ports)), 0o600); err != nil {
+			if err := os.WriteFile(n.cfg, []byte(faultConfig(dir, i, ports, via)), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			n.start(t)
@@ -627,24 +641,14 @@ func startFaultCluster(t *testing.T, bin string) *faultCluster {
 func (n *faultNode) start(t *testing.T) {
 	t.Helper()
 	first := n.cmd == nil
-	n.cmd = exec.Command(n.bin, "-c", n.cfg)
-	n.cmd.Dir = n.dir
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	cmd := exec.Command(n.bin, "-c", n.cfg)
+	cmd.Dir = n.dir
+	cmd.Stdout, cmd.Stderr = n.out, n.out
 	// Ends the node with the test's process if that dies without its
 	// cleanups.
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	n.exited = make(chan struct{})
-	n.err = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	n.stopped.Store(false)
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", n.name, err)
-	}
-	cmd, exited := n.cmd, n.exited
-	go func() {
-		err := cmd.Wait()
-		n.err = err
-		close(exited)
-	}()
+	n.proc.start(t, n.name, cmd)
 	if !first {
 		return
 	}
@@ -653,31 +657,16 @@ func (n *faultNode) start(t *testing.T) {
 			if n.stopped.Load() {
 				_ = n.cmd.Process.Signal(syscall.SIGCONT)
 			}
-			_ = n.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-n.exited:
-				if n.err != nil {
-					t.Errorf("%s did not exit cleanly on SIGTERM: %v", n.name, n.err)
-				}
-			case <-time.After(shutdownTimeout):
-				_ = n.cmd.Process.Kill()
-				<-n.exited
+			if !n.stop(syscall.SIGTERM) {
 				t.Errorf("%s still running %v after SIGTERM; killed", n.name, shutdownTimeout)
+			} else if n.err != nil {
+				t.Errorf("%s did not exit cleanly on SIGTERM: %v", n.name, n.err)
 			}
 		}
 		if t.Failed() {
 			t.Logf("%s (%s) output:\n%s", n.name, n.cfg, n.out.String())
 		}
 	})
-}
-
-func (n *faultNode) hasExited() bool {
-	select {
-	case <-n.exited:
-		return true
-	default:
-		return false
-	}
 }
 
 // logLines returns the node's log lines holding text.
@@ -705,27 +694,25 @@ func (n *faultNode) linesFrom(marker string) []string {
 // waitStarted waits until each node has logged "ready" more than before
 // times (once per start); it returns why not.
 func (c *faultCluster) waitStarted(bound time.Duration, before int) string {
-	deadline := time.Now().Add(bound)
-	for {
+	var why string
+	if testutil.Poll(bound, func() bool {
 		all := true
 		for _, n := range c.nodes {
 			if n.hasExited() {
-				return fmt.Sprintf("%s exited during its start: %v\n%s", n.name, n.err, n.out.String())
+				why = fmt.Sprintf("%s exited during its start: %v\n%s", n.name, n.err, n.out.String())
+				return true
 			}
 			all = all && strings.Count(n.out.String(), "msg=ready") > before
 		}
-		if all {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			var s []string
-			for _, n := range c.nodes {
-				s = append(s, fmt.Sprintf("%s:\n%s", n.name, n.out.String()))
-			}
-			return fmt.Sprintf("not every node logged ready within %v:\n%s", bound, strings.Join(s, "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return all
+	}) {
+		return why
 	}
+	var s []string
+	for _, n := range c.nodes {
+		s = append(s, fmt.Sprintf("%s:\n%s", n.name, n.out.String()))
+	}
+	return fmt.Sprintf("not every node logged ready within %v:\n%s", bound, strings.Join(s, "\n"))
 }
 
 // restart starts node i again on the same config and data_dir, and waits
@@ -736,15 +723,19 @@ func (c *faultCluster) restart(t *testing.T, i int) {
 	before := strings.Count(n.out.String(), "msg=ready")
 	_, _ = fmt.Fprintf(n.out, "--- test: %s started again ---\n", n.name)
 	n.start(t)
-	deadline := time.Now().Add(faultStartBound)
-	for strings.Count(n.out.String(), "msg=ready") <= before {
-		if n.hasExited() {
-			t.Fatalf("%s exited during its restart: %v", n.name, n.err)
+	var exited bool
+	started := testutil.Poll(faultStartBound, func() bool {
+		if strings.Count(n.out.String(), "msg=ready") > before {
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not started again within %v", n.name, faultStartBound)
-		}
-		time.Sleep(20 * time.Millisecond)
+		exited = n.hasExited()
+		return exited
+	})
+	switch {
+	case exited:
+		t.Fatalf("%s exited during its restart: %v", n.name, n.err)
+	case !started:
+		t.Fatalf("%s not started again within %v", n.name, faultStartBound)
 	}
 }
 

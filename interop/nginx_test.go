@@ -2,17 +2,12 @@ package interop_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +21,8 @@ import (
 	"github.com/gammazero/nexus/v3/client"
 	nexustransport "github.com/gammazero/nexus/v3/transport"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // fenced returns the first fenced code block of the given language in a
@@ -51,49 +48,6 @@ func replaceOnce(t *testing.T, s, old, new string) string {
 		t.Fatalf("%d occurrences of %q, want 1", n, old)
 	}
 	return strings.Replace(s, old, new, 1)
-}
-
-// writeCert writes a self-signed certificate for 127.0.0.1 and its key
-// into dir, and returns their paths and a pool that trusts it.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "switchboard nginx test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // startNginx runs nginx in the foreground (no daemon, no worker
@@ -128,44 +82,21 @@ http {
 	out := new(syncBuffer)
 	cmd := exec.Command(nginx, "-p", prefix+"/", "-c", file, "-e", "stderr")
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
+	var p proc
+	p.start(t, "nginx", cmd)
 	t.Cleanup(func() {
 		// SIGQUIT: nginx's graceful stop.
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(shutdownTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
+		if !p.stop(syscall.SIGQUIT) {
 			t.Errorf("nginx still running %v after SIGQUIT; killed", shutdownTimeout)
 		}
 		if t.Failed() {
 			t.Logf("nginx.conf:\n%s\nnginx output:\n%s", conf, out.String())
 		}
 	})
-	deadline := time.Now().Add(startTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("nginx exited during startup: %v\n%s", waitErr, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx not accepting on %s after %v: %v\n%s", addr, startTimeout, err, out.String())
-		}
+	if err := waitListening(addr, p.exited, startTimeout); errors.Is(err, errExited) {
+		t.Fatalf("nginx exited during startup: %v\n%s", p.err, out.String())
+	} else if err != nil {
+		t.Fatalf("nginx not accepting on %s after %v: %v\n%s", addr, startTimeout, err, out.String())
 	}
 }
 
@@ -213,7 +144,14 @@ func TestNginx(t *testing.T) {
 	runRouter(t, tmp, []string{bin, "-c", cfgFile}, routerAddr, "", false)
 
 	// nginx, on the document's nginx block.
-	certFile, keyFile, pool := writeCert(t, tmp)
+	// A CA certificate so that it is its own root for nginx's OpenSSL.
+	cert := testutil.NewCert(t, testutil.CertSpec{
+		CommonName: "switchboard nginx test",
+		Hosts:      []string{"127.0.0.1"},
+		Usage:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		CA:         true,
+	})
+	certFile, keyFile, pool := cert.WriteCert(t, tmp, "server.crt"), cert.WriteKey(t, tmp, "server.key"), cert.Pool()
 	conf := fenced(t, string(doc), "nginx")
 	conf = replaceOnce(t, conf, "server 127.0.0.1:8080;", "server "+routerAddr+";")
 	conf = replaceOnce(t, conf, "listen 443 ssl;", "listen "+proxyAddr+" ssl;")

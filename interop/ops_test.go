@@ -18,6 +18,8 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // The switchboard binary's life cycle: SIGTERM says GOODBYE
@@ -27,15 +29,13 @@ import (
 
 // node is a switchboard process started by a test.
 type node struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
-	err    error // cmd.Wait's, once exited is closed
-	ws     string
-	http   string
-	rs     string
-	bin    string
-	file   string
+	proc
+	out  *syncBuffer
+	ws   string
+	http string
+	rs   string
+	bin  string
+	file string
 }
 
 const opsBound = 20 * time.Second // stops a hang; no check depends on it
@@ -71,26 +71,17 @@ func startNode(t *testing.T, realms string) *node {
 		t.Skip("builds and runs the router binary")
 	}
 	tmp := t.TempDir()
-	n := &node{out: new(syncBuffer), exited: make(chan struct{}), file: filepath.Join(tmp, "switchboard.yaml")}
+	n := &node{out: new(syncBuffer), file: filepath.Join(tmp, "switchboard.yaml")}
 	wsAddr, rsAddr := freeAddr(t), freeAddr(t)
 	writeOpsConfig(t, n.file, wsAddr, rsAddr, realms)
 	n.bin = buildSwitchboard(t, moduleRoot(t), tmp)
 	n.ws, n.http, n.rs = "ws://"+wsAddr+"/ws", "http://"+wsAddr, "tcp://"+rsAddr
-	n.cmd = exec.Command(n.bin, "-c", n.file)
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		n.err = n.cmd.Wait()
-		close(n.exited)
-	}()
+	cmd := exec.Command(n.bin, "-c", n.file)
+	cmd.Stdout, cmd.Stderr = n.out, n.out
+	n.start(t, "switchboard", cmd)
 	t.Cleanup(func() {
-		select {
-		case <-n.exited:
-		default:
-			_ = n.cmd.Process.Kill()
-			<-n.exited
+		if !n.hasExited() {
+			n.stop(syscall.SIGKILL)
 		}
 		if t.Failed() {
 			t.Logf("router output:\n%s", n.out.String())
@@ -110,16 +101,23 @@ func startNode(t *testing.T, realms string) *node {
 // waitFor polls cond until it holds, failing if the router exits first.
 func (n *node) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(opsBound)
-	for !cond() {
+	var exited bool
+	held := testutil.Poll(opsBound, func() bool {
+		if cond() {
+			return true
+		}
 		select {
 		case <-n.exited:
-			t.Fatalf("router exited (%v) while waiting for %s", n.err, what)
-		case <-time.After(10 * time.Millisecond):
+			exited = true
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, opsBound)
-		}
+		return exited
+	})
+	switch {
+	case exited:
+		t.Fatalf("router exited (%v) while waiting for %s", n.err, what)
+	case !held:
+		t.Fatalf("no %s within %v", what, opsBound)
 	}
 }
 

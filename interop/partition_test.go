@@ -20,6 +20,8 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // The partition test's timing. failure_timeout is the nodes'; every other
@@ -475,16 +477,14 @@ type partCluster struct {
 
 // partNode is one switchboard process in its namespace.
 type partNode struct {
-	name   string // n1, its cluster.node
-	ns     string
-	ip     string
-	sock   string // the RawSocket Unix socket the test's clients use
-	cfg    string
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
-	err    error // cmd.Wait's, once exited is closed
-	http   *http.Client
+	name string // n1, its cluster.node
+	ns   string
+	ip   string
+	sock string // the RawSocket Unix socket the test's clients use
+	cfg  string
+	proc
+	out  *syncBuffer
+	http *http.Client
 }
 
 // partConfig is node i's config: realm1 on a WebSocket listener on its
@@ -552,11 +552,10 @@ func acceptsJetStreamKeys(t *testing.T, bin, dir string) bool {
 func startPartNode(t *testing.T, topo *netTopo, bin, dir string, i int, jetstream bool) *partNode {
 	t.Helper()
 	n := &partNode{
-		name:   fmt.Sprintf("n%d", i+1),
-		ns:     topo.nodes[i],
-		ip:     nodeIP(i),
-		out:    new(syncBuffer),
-		exited: make(chan struct{}),
+		name: fmt.Sprintf("n%d", i+1),
+		ns:   topo.nodes[i],
+		ip:   nodeIP(i),
+		out:  new(syncBuffer),
 	}
 	n.sock = filepath.Join(dir, n.name+".sock")
 	n.cfg = filepath.Join(dir, n.name+".yaml")
@@ -566,33 +565,19 @@ func startPartNode(t *testing.T, topo *netTopo, bin, dir string, i int, jetstrea
 	}
 	// ip netns exec execs the router: the pid is the router's. Pdeathsig
 	// ends it with the test's process if that dies without its cleanups.
-	n.cmd = exec.Command(topo.ip, "netns", "exec", n.ns, bin, "-c", n.cfg)
-	n.cmd.Dir = dir
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", n.name, err)
-	}
-	go func() {
-		n.err = n.cmd.Wait()
-		close(n.exited)
-	}()
+	cmd := exec.Command(topo.ip, "netns", "exec", n.ns, bin, "-c", n.cfg)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = n.out, n.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	n.start(t, n.name, cmd)
 	t.Cleanup(func() {
-		select {
-		case <-n.exited:
+		switch {
+		case n.hasExited():
 			t.Errorf("%s exited before the test ended: %v", n.name, n.err)
-		default:
-			_ = n.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-n.exited:
-				if n.err != nil {
-					t.Errorf("%s did not exit cleanly on SIGTERM: %v", n.name, n.err)
-				}
-			case <-time.After(shutdownTimeout):
-				_ = n.cmd.Process.Kill()
-				<-n.exited
-				t.Errorf("%s still running %v after SIGTERM; killed", n.name, shutdownTimeout)
-			}
+		case !n.stop(syscall.SIGTERM):
+			t.Errorf("%s still running %v after SIGTERM; killed", n.name, shutdownTimeout)
+		case n.err != nil:
+			t.Errorf("%s did not exit cleanly on SIGTERM: %v", n.name, n.err)
 		}
 		if t.Failed() {
 			t.Logf("%s (%s, %s) output:\n%s", n.name, n.ns, n.ip, n.out.String())
@@ -604,16 +589,23 @@ func startPartNode(t *testing.T, topo *netTopo, bin, dir string, i int, jetstrea
 // waitStarted waits for the router's "ready" log line (it listens).
 func (n *partNode) waitStarted(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(partStartBound)
-	for !strings.Contains(n.out.String(), "msg=ready") {
+	var exited bool
+	started := testutil.Poll(partStartBound, func() bool {
+		if strings.Contains(n.out.String(), "msg=ready") {
+			return true
+		}
 		select {
 		case <-n.exited:
-			t.Fatalf("%s exited during its start: %v\n%s", n.name, n.err, n.out.String())
-		case <-time.After(20 * time.Millisecond):
+			exited = true
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not started within %v:\n%s", n.name, partStartBound, n.out.String())
-		}
+		return exited
+	})
+	switch {
+	case exited:
+		t.Fatalf("%s exited during its start: %v\n%s", n.name, n.err, n.out.String())
+	case !started:
+		t.Fatalf("%s not started within %v:\n%s", n.name, partStartBound, n.out.String())
 	}
 }
 
@@ -701,21 +693,18 @@ func (c *partCluster) sessionLists(probes []*client.Client) string {
 	return strings.Join(desc, "; ")
 }
 
-// eventually polls cond every 100ms until it holds or bound has passed,
-// and returns whether it held, how long that took, and cond's last
+// eventually polls cond until it holds or bound has passed, and returns
+// whether it held, how long that took (the tests log it), and cond's last
 // description of what it saw.
 func eventually(bound time.Duration, cond func() (bool, string)) (bool, time.Duration, string) {
 	t0 := time.Now()
-	for {
-		ok, last := cond()
-		if ok {
-			return true, time.Since(t0), last
-		}
-		if time.Since(t0) > bound {
-			return false, time.Since(t0), last
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var last string
+	ok := testutil.Poll(bound, func() bool {
+		var ok bool
+		ok, last = cond()
+		return ok
+	})
+	return ok, time.Since(t0), last
 }
 
 // partClient joins realm1 on node n through its Unix socket.

@@ -25,50 +25,6 @@ const ArtifactsDir = "interop/artifacts"
 // backendTimeout bounds the Python backend's start (a hang guard).
 const backendTimeout = 60 * time.Second
 
-// lookFor finds a program: the first of paths that exists, else name on
-// PATH. Missing, it skips the test on a developer machine and fails it in
-// CI, as lookTool does.
-func lookFor(t *testing.T, name, install string, paths ...string) string {
-	t.Helper()
-	for _, p := range paths {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "" {
-		t.Skipf("%s not found; %s", name, install)
-	}
-	t.Fatalf("%s not found in CI; .ci/run should have installed it (%s)", name, install)
-	return ""
-}
-
-// lookPython finds a Python 3 that imports autobahn: $SWITCHBOARD_PYTHON,
-// Debian's /usr/bin/python3 (python3-autobahn), or python3 on PATH.
-func lookPython(t *testing.T) string {
-	t.Helper()
-	cands := []string{os.Getenv("SWITCHBOARD_PYTHON"), "/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		cands = append(cands, p)
-	}
-	for _, p := range cands {
-		if p == "" {
-			continue
-		}
-		if err := exec.Command(p, "-c", "import autobahn").Run(); err == nil {
-			return p
-		}
-	}
-	const install = "install Autobahn|Python (apt install python3-autobahn) or set SWITCHBOARD_PYTHON"
-	if os.Getenv("CI") == "" {
-		t.Skipf("no python3 that imports autobahn; %s", install)
-	}
-	t.Fatalf("no python3 that imports autobahn in CI: %s", install)
-	return ""
-}
-
 // demo is a router running the repository's config.yaml (on free ports),
 // which serves web/.
 type demo struct {

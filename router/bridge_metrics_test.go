@@ -13,6 +13,7 @@ import (
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router/routertest"
 )
 
@@ -92,10 +93,10 @@ realms:
 		return fmt.Sprintf(`switchboard_bridge_subscriber_events_total{listener=%q,outcome=%q,subscriber="0",topic="com.example.orders"}`, listener, outcome)
 	}
 	var m map[string]float64
-	waitFor(t, "the event delivered to the HTTP subscriber", func() bool {
-		m = scrape(t, base+"/metrics")
+	testutil.Eventually(t, bound, func() bool {
+		m = testutil.Scrape(t, base+"/metrics")
 		return m[events("delivered")] == 1
-	})
+	}, "the event delivered to the HTTP subscriber")
 	want := map[string]float64{
 		req("published"):    1,
 		req("called"):       1,

@@ -12,6 +12,7 @@ import (
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 
 	"github.com/switchboard/switchboard/console"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router/routertest"
 )
 
@@ -104,11 +105,11 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s console.Session
-	waitFor(t, "alice's session on the console", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		var ok bool
 		s, ok = findSession(consoleData(t, base), "secure", "alice")
 		return ok
-	})
+	}, "alice's session on the console")
 	if s.ID != uint64(c.ID()) || s.AuthRole != "user" || s.AuthMethod != "ticket" || s.Transport != "websocket" ||
 		s.Serializer != "json" || !strings.HasPrefix(s.Remote, "127.0.0.1:") || s.Joined.IsZero() {
 		t.Errorf("session %+v (client id %d)", s, c.ID())
@@ -133,18 +134,18 @@ func TestConsole(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("kill: %d %s", code, body)
 	}
-	waitFor(t, "the client's session to end", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		select {
 		case <-c.Done():
 			return true
 		default:
 			return false
 		}
-	})
-	waitFor(t, "the killed session gone from the console", func() bool {
+	}, "the client's session to end")
+	testutil.Eventually(t, bound, func() bool {
 		_, ok := findSession(consoleData(t, base), "secure", "alice")
 		return !ok
-	})
+	}, "the killed session gone from the console")
 
 	// Reload: the file gains a realm and changes the admin's password.
 	updated := strings.Replace(consoleConfig, "console-pw", "new-pw", 1)
@@ -207,10 +208,10 @@ func TestConsoleCluster(t *testing.T) {
 	r := routertest.Run(t, cfg)
 	base := httpBase(r)
 	var d console.Data
-	waitFor(t, "the cluster on the console", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		d = consoleData(t, base)
 		return d.Cluster != nil && d.Cluster.Connected
-	})
+	}, "the cluster on the console")
 	c := d.Cluster
 	if c.Node != "n1" || len(c.Members) == 0 || !c.Members[0].Self || c.Members[0].Name != "n1" {
 		t.Errorf("cluster %+v", c)

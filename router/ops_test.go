@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +21,7 @@ import (
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 )
@@ -113,44 +112,6 @@ func get(t *testing.T, url string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
-// scrape reads the Prometheus text at url into series -> value, the
-// series spelled as in the exposition: name{label="v",...} with labels in
-// name order.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	code, _, body := get(t, url)
-	if code != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, code, body)
-	}
-	m := make(map[string]float64)
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q: %v", line, err)
-		}
-		m[line[:i]] = v
-	}
-	return m
-}
-
-// waitFor polls cond until it holds; bound only stops a hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, bound)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestMetricsAfterTraffic drives publish/subscribe, calls with every
 // outcome, a refused call and a failed authentication through nexus
 // clients over WebSocket (JSON) and RawSocket (msgpack), then scrapes
@@ -232,11 +193,12 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	// way, and a GOODBYE from the callee would overtake them: nexus
 	// drops an invocation's answer once it is closing. Wait until the
 	// dealer has them (no tombstone left) before closing.
-	for deadline := time.Now().Add(bound); r.Realm("realm1").Stats().PendingCalls != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("calls still pending after %v: the callee did not answer its INTERRUPTs", bound)
+	testutil.CheckFor(t, bound, func() error {
+		if n := r.Realm("realm1").Stats().PendingCalls; n != 0 {
+			return fmt.Errorf("%d calls still pending: the callee did not answer its INTERRUPTs", n)
 		}
-	}
+		return nil
+	})
 	for _, c := range []*client.Client{sub, pub, callee, caller} {
 		_ = c.Close()
 	}
@@ -246,15 +208,14 @@ func TestMetricsAfterTraffic(t *testing.T) {
 			m[`switchboard_call_duration_seconds_count{realm="realm1"}`] == 5 &&
 			m[`switchboard_messages_received_total{type="ERROR"}`] == 3
 	}
-	deadline := time.Now().Add(bound)
-	for m = scrape(t, metricsURL); !settled(); m = scrape(t, metricsURL) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no sessions closed and calls ended within %v: closed by goodbye %v, calls ended %v, ERRORs received %v",
-				bound, m[`switchboard_sessions_closed_total{realm="realm1",reason="goodbye"}`],
-				m[`switchboard_call_duration_seconds_count{realm="realm1"}`], m[`switchboard_messages_received_total{type="ERROR"}`])
+	testutil.CheckFor(t, bound, func() error {
+		if m = testutil.Scrape(t, metricsURL); settled() {
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return fmt.Errorf("no sessions closed and calls ended: closed by goodbye %v, calls ended %v, ERRORs received %v",
+			m[`switchboard_sessions_closed_total{realm="realm1",reason="goodbye"}`],
+			m[`switchboard_call_duration_seconds_count{realm="realm1"}`], m[`switchboard_messages_received_total{type="ERROR"}`])
+	})
 	want := map[string]float64{
 		`switchboard_sessions_opened_total{realm="realm1",serializer="json",transport="websocket"}`:    3,
 		`switchboard_sessions_opened_total{realm="realm1",serializer="msgpack",transport="rawsocket"}`: 1,
@@ -369,7 +330,7 @@ func TestHealthAndStatus(t *testing.T) {
 		defer cancel()
 		errc <- r.Shutdown(ctx)
 	}()
-	waitFor(t, "not ready during shutdown", func() bool { return r.Ready() != nil })
+	testutil.Eventually(t, bound, func() bool { return r.Ready() != nil }, "not ready during shutdown")
 	if err := r.Ready(); err.Error() != "shutting down" {
 		t.Errorf("Ready during shutdown = %v", err)
 	}

@@ -2,13 +2,6 @@ package router_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"slices"
 	"testing"
@@ -19,49 +12,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 	"github.com/switchboard/switchboard/transport"
 )
 
-// selfSigned returns a server config for 127.0.0.1 and a client config
-// that trusts it.
-func selfSigned(t *testing.T) (server, clientCfg *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "switchboard test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
-	}
-	return server, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
-
 // TestTLS runs a call over wss:// and over RawSocket with TLS, each with
 // the nexus client, and checks that a plain client cannot talk to them.
 func TestTLS(t *testing.T) {
-	srvTLS, cliTLS := selfSigned(t)
+	srvTLS, cliTLS := testutil.TLSConfigs(t)
 	cfg := routertest.Config()
 	for i := range cfg.Transports {
 		cfg.Transports[i].TLS = &config.TLS{Config: srvTLS}

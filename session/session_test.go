@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/transport"
 	"github.com/switchboard/switchboard/wamp"
 	"github.com/switchboard/switchboard/wamp/codec"
@@ -402,30 +403,13 @@ func TestWriterBatches(t *testing.T) {
 	wait(t, done, "Serve returning")
 }
 
-// waitFor polls cond (for at most 10s) and closes the channel it returns
-// once cond holds.
-func waitFor(cond func() bool) chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-		close(ch)
-	}()
-	return ch
-}
-
 // writerHolding queues one EVENT and waits until the writer has taken it
 // out of the queue: with a closed gate the writer then waits there, and
 // whatever the test queues next stays queued.
 func writerHolding(t *testing.T, s *Session) {
 	t.Helper()
 	s.SendEvent(event(1000))
-	wait(t, waitFor(func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.q) == 0 }), "writer taking the first event")
+	testutil.Eventually(t, 10*time.Second, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.q) == 0 }, "writer taking the first event")
 }
 
 func TestAnnouncedFeatures(t *testing.T) {

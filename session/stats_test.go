@@ -9,7 +9,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/transport"
 	"github.com/switchboard/switchboard/wamp"
 )
@@ -175,7 +177,7 @@ func TestSetStats(t *testing.T) {
 		t.Fatalf("got %v, want WELCOME", m)
 	}
 	c.in <- []byte(`[16,1,{},"com.example.t"]`)
-	wait(t, waitFor(func() bool { after.mu.Lock(); defer after.mu.Unlock(); return after.in[wamp.PUBLISH] == 1 }), "PUBLISH counted")
+	testutil.Eventually(t, 10*time.Second, func() bool { after.mu.Lock(); defer after.mu.Unlock(); return after.in[wamp.PUBLISH] == 1 }, "PUBLISH counted")
 	_ = c.Close(0, "")
 	wait(t, done, "Serve returning")
 	if got, want := before.String(), fmt.Sprintf("in map[HELLO:1] out map[] bytes %d dropped 0 slow 0 closed []", len(hello)); got != want {
@@ -222,7 +224,7 @@ func TestDebugPayloads(t *testing.T) {
 		rec := newRecStats()
 		c, _, done := startCapture(t, Config{Logger: log, DebugPayloads: on, Stats: rec}, nil)
 		c.in <- []byte(`[16,1,{},"com.example.t",["secret-payload"]]`)
-		wait(t, waitFor(func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.in[wamp.PUBLISH] == 1 }), "PUBLISH read")
+		testutil.Eventually(t, 10*time.Second, func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.in[wamp.PUBLISH] == 1 }, "PUBLISH read")
 		_ = c.Close(0, "")
 		wait(t, done, "Serve returning")
 		if got := strings.Contains(buf.String(), "secret-payload"); got != on {

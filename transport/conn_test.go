@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -42,9 +43,7 @@ func TestCloseStuckWriter(t *testing.T) {
 	c := newConn(srv, true, wamp.JSON, 1<<20, 0, Config{WriteTimeout: time.Hour}.withDefaults(), nil)
 	wrote := make(chan error, 1)
 	go func() { wrote <- c.WriteBatch([][]byte{[]byte("[36,1,2,{}]")}) }()
-	for len(c.wsem) == 0 { // wait until the writer holds the semaphore
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, wait, func() bool { return len(c.wsem) != 0 }, "the writer holding the semaphore")
 	if err := c.Close(CloseGoingAway, "shutdown"); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -125,7 +126,7 @@ func (s *lpServer) holdReceive(t *testing.T, id string) <-chan lpReply {
 		r.err = err
 		ch <- r
 	}()
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		c := s.conn(id)
 		if c == nil {
 			return errors.New("transport gone")
@@ -708,7 +709,7 @@ func TestLongPollReap(t *testing.T) {
 	if s.lp.Len() != 0 {
 		t.Fatalf("Len %d after the reaping", s.lp.Len())
 	}
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		if c := s.lp.limit.count("127.0.0.1"); c != 0 {
 			return fmt.Errorf("%d places still counted", c)
 		}
@@ -951,7 +952,7 @@ func TestLongPollConnLimit(t *testing.T) {
 		t.Fatalf("Len %d after a refused open", n)
 	}
 	s.close(t, a)
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		r, err := s.try(http.MethodPost, "open", openBody("wamp.2.json"), nil)
 		if err == nil && r.status != http.StatusOK {
 			err = fmt.Errorf("open: %d %q", r.status, r.body)
@@ -971,11 +972,11 @@ func TestLongPollConnLimitWithWebSocket(t *testing.T) {
 	if r := s.post(t, "open", openBody("wamp.2.json")); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("open with a WebSocket and a long-poll transport open: %d, want 503", r.status)
 	}
-	if got := upgrade(t, s.ws, ""); got != http.StatusServiceUnavailable {
+	if got := testutil.WebSocketUpgrade(t, s.ws, ""); got != http.StatusServiceUnavailable {
 		t.Fatalf("WebSocket with a WebSocket and a long-poll transport open: %d, want 503", got)
 	}
 	ws.Close()
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		r, err := s.try(http.MethodPost, "open", openBody("wamp.2.json"), nil)
 		if err == nil && r.status != http.StatusOK {
 			err = fmt.Errorf("open after the WebSocket closed: %d", r.status)
@@ -983,7 +984,7 @@ func TestLongPollConnLimitWithWebSocket(t *testing.T) {
 		return err
 	})
 	s.close(t, id)
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		nc, err := tryUpgrade(s.ws)
 		if err != nil {
 			return fmt.Errorf("WebSocket after a long-poll close: %w", err)

@@ -2,20 +2,16 @@ package transport
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -310,15 +306,13 @@ func TestListenErrors(t *testing.T) {
 }
 
 func TestRawSocketTLS(t *testing.T) {
-	cert := selfSigned(t)
-	ln, err := Listen("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	cert := testutil.NewCert(t, testutil.CertSpec{Hosts: []string{"localhost"}})
+	ln, err := Listen("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert.TLS()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	serveOn(t, ln, Config{}, echo)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert.Leaf)
-	nc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	nc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: cert.Pool(), ServerName: "localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,29 +324,6 @@ func TestRawSocketTLS(t *testing.T) {
 	if _, got := cli.next(t); string(got) != "secret" {
 		t.Fatalf("got %q", got)
 	}
-}
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
 func TestRawSocketKeepaliveTimeout(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -81,35 +82,6 @@ func TestOriginPolicy(t *testing.T) {
 	}
 }
 
-// upgrade sends a WebSocket handshake with origin (none when "") and
-// returns the response status; on 101 the connection stays open until the
-// test ends.
-func upgrade(t *testing.T, url, origin string) int {
-	t.Helper()
-	addr := strings.TrimPrefix(url, "ws://")
-	addr, path, _ := strings.Cut(addr, "/")
-	nc, err := net.DialTimeout("tcp", addr, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	_ = nc.SetDeadline(time.Now().Add(wait))
-	req := "GET /" + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n"
-	if origin != "" {
-		req += "Origin: " + origin + "\r\n"
-	}
-	if _, err := nc.Write([]byte(req + "\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestWebSocketOrigin(t *testing.T) {
 	serve, _ := recorder()
 	def := startWS(t, Config{}, serve)
@@ -121,36 +93,20 @@ func TestWebSocketOrigin(t *testing.T) {
 		"null":                      http.StatusForbidden,
 		"http://localhost.evil.com": http.StatusForbidden,
 	} {
-		if got := upgrade(t, def, origin); got != want {
+		if got := testutil.WebSocketUpgrade(t, def, origin); got != want {
 			t.Errorf("default policy, origin %q: status %d, want %d", origin, got, want)
 		}
 	}
 	open := startWS(t, Config{AllowedOrigins: []string{"*"}}, serve)
-	if got := upgrade(t, open, "https://evil.example"); got != http.StatusSwitchingProtocols {
+	if got := testutil.WebSocketUpgrade(t, open, "https://evil.example"); got != http.StatusSwitchingProtocols {
 		t.Errorf("allowed_origins *: status %d, want 101", got)
 	}
 	app := startWS(t, Config{AllowedOrigins: []string{"https://app.example.com"}}, serve)
-	if got := upgrade(t, app, "https://app.example.com"); got != http.StatusSwitchingProtocols {
+	if got := testutil.WebSocketUpgrade(t, app, "https://app.example.com"); got != http.StatusSwitchingProtocols {
 		t.Errorf("listed origin: status %d, want 101", got)
 	}
-	if got := upgrade(t, app, "http://localhost:3000"); got != http.StatusForbidden {
+	if got := testutil.WebSocketUpgrade(t, app, "http://localhost:3000"); got != http.StatusForbidden {
 		t.Errorf("localhost on a listener that lists only its app: status %d, want 403", got)
-	}
-}
-
-// checkFor polls fn until it returns nil, failing after wait.
-func checkFor(t *testing.T, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", wait, err)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -161,12 +117,12 @@ func TestWebSocketConnLimit(t *testing.T) {
 	dialWS(t, url, "wamp.2.json")
 	recv(t, peers)
 	recv(t, peers)
-	if got := upgrade(t, url, ""); got != http.StatusServiceUnavailable {
+	if got := testutil.WebSocketUpgrade(t, url, ""); got != http.StatusServiceUnavailable {
 		t.Fatalf("third connection: status %d, want 503", got)
 	}
 	// A connection that ends frees its place.
 	a.Close()
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		nc, err := tryUpgrade(url)
 		if err != nil {
 			return err
@@ -219,7 +175,7 @@ func TestRawSocketConnLimit(t *testing.T) {
 	}
 	expectEOF(t, c.br)
 	a.Close()
-	checkFor(t, func() error {
+	testutil.CheckFor(t, wait, func() error {
 		nc, err := net.DialTimeout("tcp", addr, wait)
 		if err != nil {
 			return err

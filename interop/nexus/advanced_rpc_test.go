@@ -7,11 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gammazero/nexus/v3/client"
 	"github.com/gammazero/nexus/v3/wamp"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 )
 
@@ -57,16 +57,13 @@ func TestAdvancedRPC(t *testing.T) {
 // call above ended, and every tombstone was answered or left with its
 // callee.
 func checkNothingPending(t *testing.T, r *router.Router) {
-	checkFor(t, bound, pollEvery, func() error {
+	testutil.CheckFor(t, bound, func() error {
 		if n := r.Realm("realm1").Stats().PendingCalls; n != 0 {
 			return fmt.Errorf("%d calls pending", n)
 		}
 		return nil
 	})
 }
-
-// pollEvery is how often checkNothingPending looks.
-const pollEvery = 10 * time.Millisecond
 
 func testDealerFeatures(t *testing.T, url string, ser serializer) {
 	c := connect(t, url, ser)

@@ -2,29 +2,23 @@ package nexus_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gammazero/nexus/v3/client"
 	"github.com/gammazero/nexus/v3/wamp"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TLS client certificates as the tls authentication method, and cryptosign
@@ -34,44 +28,16 @@ import (
 // 127.0.0.1 and client certificates, all written as PEM files.
 type pki struct {
 	dir  string
-	ca   *x509.Certificate
-	key  *ecdsa.PrivateKey
+	ca   *testutil.Cert
 	pool *x509.CertPool
 }
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "switchboard test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	p := &pki{dir: t.TempDir(), ca: ca, key: key, pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	p.write(t, "ca.crt", "CERTIFICATE", der)
+	ca := testutil.NewCA(t, "switchboard test CA")
+	p := &pki{dir: t.TempDir(), ca: ca, pool: ca.Pool()}
+	ca.WriteCert(t, p.dir, "ca.crt")
 	return p
-}
-
-func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // issue makes a certificate for cn signed by the CA (or self-signed with
@@ -79,37 +45,20 @@ func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
 // is also written as server.crt and server.key.
 func (p *pki) issue(t *testing.T, cn string, server, selfSigned bool) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
+	spec := testutil.CertSpec{CommonName: cn, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		spec.Usage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		spec.Hosts = []string{"127.0.0.1"}
 	}
-	parent, signer := p.ca, p.key
-	if selfSigned {
-		parent, signer = tmpl, key
+	if !selfSigned {
+		spec.Parent = p.ca
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testutil.NewCert(t, spec)
 	if server {
-		kder, _ := x509.MarshalECPrivateKey(key)
-		p.write(t, "server.crt", "CERTIFICATE", der)
-		p.write(t, "server.key", "EC PRIVATE KEY", kder)
+		c.WriteCert(t, p.dir, "server.crt")
+		c.WriteKey(t, p.dir, "server.key")
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return c.TLS()
 }
 
 func fingerprint(c tls.Certificate) string {

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/gammazero/nexus/v3/client"
 	"github.com/gammazero/nexus/v3/wamp"
 	"go.uber.org/goleak"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TestSessionsLeaveNoGoroutines opens 50 nexus sessions over all transports
@@ -38,7 +39,7 @@ func TestSessionsLeaveNoGoroutines(t *testing.T) {
 		}
 		_ = c.Close()
 	}
-	checkFor(t, bound, 10*time.Millisecond, sessions(0))
+	testutil.CheckFor(t, bound, sessions(0))
 	baseline := runtime.NumGoroutine()
 	ignore := goleak.IgnoreCurrent()
 
@@ -60,7 +61,7 @@ func TestSessionsLeaveNoGoroutines(t *testing.T) {
 		ids[c.ID()] = true
 		evs = append(evs, eventChan(t, c, topic, nil))
 	}
-	checkFor(t, bound, 10*time.Millisecond, sessions(n))
+	testutil.CheckFor(t, bound, sessions(n))
 	if err := clients[0].Publish(topic, wamp.Dict{"acknowledge": true, "exclude_me": false}, wamp.List{"hi"}, nil); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -82,8 +83,8 @@ func TestSessionsLeaveNoGoroutines(t *testing.T) {
 		_ = c.nc.Close()
 	}
 
-	checkFor(t, bound, 10*time.Millisecond, sessions(0))
-	checkFor(t, bound, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, bound, sessions(0))
+	testutil.CheckFor(t, bound, func() error {
 		if g := runtime.NumGoroutine(); g > baseline {
 			return fmt.Errorf("%d goroutines, baseline %d", g, baseline)
 		}

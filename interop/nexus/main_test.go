@@ -167,23 +167,6 @@ func eventChan(t testing.TB, c *client.Client, topic string, opts wamp.Dict) <-c
 	return ch
 }
 
-// checkFor polls fn every poll until it returns nil, and fails with its last
-// error after total (nats-server's checkFor).
-func checkFor(t testing.TB, total, poll time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(poll)
-	}
-}
-
 // call runs c.Call in its own goroutine so that a router that never answers
 // fails the test after bound instead of hanging it. A Call context is never
 // canceled: nexus would send CANCEL, which this router does not announce.

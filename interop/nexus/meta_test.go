@@ -12,6 +12,7 @@ import (
 	"github.com/gammazero/nexus/v3/wamp"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 	swamp "github.com/switchboard/switchboard/wamp"
 )
 
@@ -692,7 +693,7 @@ func testMetaKillByAuthRole(t *testing.T, e metaEnv) {
 	expectKilled(t, v2, "wamp.close.killed", "everyone out")
 	alive(t, caller)
 	_, _ = v1.Close(), v2.Close()
-	checkFor(t, bound, pollEvery, func() error {
+	testutil.CheckFor(t, bound, func() error {
 		if got := metaIDs(t, caller, "wamp.session.list", nil, nil); !slices.Equal(got, []wamp.ID{caller.ID()}) {
 			return fmt.Errorf("sessions %v, want only the caller %d", got, caller.ID())
 		}

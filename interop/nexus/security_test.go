@@ -1,51 +1,16 @@
 package nexus_test
 
 import (
-	"bufio"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // Transport security through the router and its config: the WebSocket
 // Origin allow-list and the per-address connection limit.
-
-// upgradeStatus sends a WebSocket upgrade for wamp.2.json to wsURL with
-// origin ("" for none) and returns the HTTP status. A 101 connection is
-// closed at cleanup.
-func upgradeStatus(t *testing.T, wsURL, origin string) int {
-	t.Helper()
-	u, err := url.Parse(wsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := net.DialTimeout("tcp", u.Host, bound)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nc.Close() })
-	_ = nc.SetDeadline(time.Now().Add(bound))
-	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n", u.Path, u.Host)
-	if origin != "" {
-		req += "Origin: " + origin + "\r\n"
-	}
-	if _, err := nc.Write([]byte(req + "\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
-}
 
 func parseConfig(t *testing.T, src string) *config.Config {
 	t.Helper()
@@ -70,7 +35,7 @@ func TestOriginAllowList(t *testing.T) {
 		"null":                    http.StatusForbidden,
 		"https://app.example.com": http.StatusForbidden,
 	} {
-		if got := upgradeStatus(t, def, origin); got != want {
+		if got := testutil.WebSocketUpgrade(t, def, origin); got != want {
 			t.Errorf("default config, Origin %q: HTTP %d, want %d", origin, got, want)
 		}
 	}
@@ -89,7 +54,7 @@ func TestOriginAllowList(t *testing.T) {
 		"http://localhost:8000":   http.StatusForbidden,
 		"":                        http.StatusSwitchingProtocols,
 	} {
-		if got := upgradeStatus(t, listed, origin); got != want {
+		if got := testutil.WebSocketUpgrade(t, listed, origin); got != want {
 			t.Errorf("allowed_origins list, Origin %q: HTTP %d, want %d", origin, got, want)
 		}
 	}
@@ -99,7 +64,7 @@ func TestOriginAllowList(t *testing.T) {
     listen: 127.0.0.1:0
     allowed_origins: ["*"]
 `)), kindWS)
-	if got := upgradeStatus(t, open, "https://anywhere.example"); got != http.StatusSwitchingProtocols {
+	if got := testutil.WebSocketUpgrade(t, open, "https://anywhere.example"); got != http.StatusSwitchingProtocols {
 		t.Errorf(`allowed_origins ["*"]: HTTP %d, want 101`, got)
 	}
 }
@@ -124,7 +89,7 @@ func TestConnectionLimitPerAddress(t *testing.T) {
 			t.Fatalf("third client from 127.0.0.1 joined %s", u)
 		}
 		if strings.HasPrefix(u, "ws") {
-			if got := upgradeStatus(t, u, ""); got != http.StatusServiceUnavailable {
+			if got := testutil.WebSocketUpgrade(t, u, ""); got != http.StatusServiceUnavailable {
 				t.Errorf("third WebSocket: HTTP %d, want 503", got)
 			}
 		} else {
@@ -138,7 +103,7 @@ func TestConnectionLimitPerAddress(t *testing.T) {
 		}
 		// A client that leaves frees its place.
 		_ = a.Close()
-		checkFor(t, bound, 10*time.Millisecond, func() error {
+		testutil.CheckFor(t, bound, func() error {
 			c, err := dial(u, serJSON, "realm1")
 			if err != nil {
 				return err

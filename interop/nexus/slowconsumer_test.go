@@ -10,6 +10,7 @@ import (
 	"github.com/gammazero/nexus/v3/wamp"
 
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // smallRecvBuf shrinks a dialed socket's receive buffer before it connects,
@@ -104,7 +105,7 @@ func TestSlowConsumer(t *testing.T) {
 				publish()
 			}
 			// The slow session went; the other two remain.
-			checkFor(t, bound, 10*time.Millisecond, func() error {
+			testutil.CheckFor(t, bound, func() error {
 				if n := realm.Stats().Sessions; n != 2 {
 					return fmt.Errorf("%d sessions, want 2", n)
 				}
