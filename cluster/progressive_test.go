@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	bclient "github.com/switchboard/switchboard/bench/client"
+	bclient "github.com/switchboard/switchboard/tools/bench/client"
 	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/wamp"

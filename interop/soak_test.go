@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard/switchboard/bench"
+	"github.com/switchboard/switchboard/tools/bench"
 )
 
 // TestSoak runs switchboard-bench's soak (bench.RunSoak) against the

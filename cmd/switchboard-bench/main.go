@@ -7,7 +7,7 @@
 //	switchboard-bench stub [flags]         run the forwarding stub (the generator's ceiling)
 //	switchboard-bench summarize [-md] FILE...  medians and ratios of -json lines
 //
-// bench/compare.sh drives it to compare Switchboard with nexus; see
+// tools/bench/compare.sh drives it to compare Switchboard with nexus; see
 // docs/performance.md.
 package main
 
@@ -28,8 +28,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/switchboard/switchboard/bench"
-	"github.com/switchboard/switchboard/bench/stub"
+	"github.com/switchboard/switchboard/tools/bench"
+	"github.com/switchboard/switchboard/tools/bench/stub"
 	"github.com/switchboard/switchboard/transport"
 	"github.com/switchboard/switchboard/wamp"
 )

@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchboard/switchboard/bench"
+	"github.com/switchboard/switchboard/tools/bench"
 	"github.com/switchboard/switchboard/router/routertest"
 )
 

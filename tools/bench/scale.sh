@@ -6,7 +6,7 @@
 # from node 1. Or one node alone (-single), beside the forwarding stub
 # (-stub) under the same generator. See "Scale" in docs/performance.md.
 #
-#   bench/scale.sh [-nodes N] [-sessions M] [-events E] [-rate R]
+#   tools/bench/scale.sh [-nodes N] [-sessions M] [-events E] [-rate R]
 #                  [-single M] [-stub] [-pin] [-bin DIR] [-out DIR]
 #
 #   -nodes     cluster nodes (default 4)
@@ -88,9 +88,9 @@ if [ "$stub" = 1 ] && [ -z "$single" ]; then
 	single=$sessions
 fi
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/nodeconfig.sh
-. "$root/bench/nodeconfig.sh"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tools/bench/nodeconfig.sh
+. "$root/tools/bench/nodeconfig.sh"
 bench_setup scale
 
 ulimit -n "$(ulimit -Hn)"
@@ -113,7 +113,7 @@ stub_port=29001
 declare -A pids=()
 gpids=()
 
-# config NODE NODES writes OUT/nNODE.yaml (bench/nodeconfig.sh).
+# config NODE NODES writes OUT/nNODE.yaml (tools/bench/nodeconfig.sh).
 config() { node_config "$1" "$2" scale 24220 26220; }
 
 router_cpu=()

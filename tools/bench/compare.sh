@@ -6,7 +6,7 @@
 # issue 4. On a machine with two or more CPUs the router runs on CPU 0 and
 # the load generator on CPU 1.
 #
-#   bench/compare.sh [-n RUNS] [-d DURATION] [-quick] [-only REGEX]
+#   tools/bench/compare.sh [-n RUNS] [-d DURATION] [-quick] [-only REGEX]
 #                    [-routers "switchboard nexus stub"] [-port PORT] [-out DIR]
 #
 #   -n        runs per scenario and router (default 3)
@@ -49,7 +49,7 @@ if [ "$quick" = 1 ]; then
 	sessions=1000
 fi
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 go=$(command -v go || echo /usr/local/go/bin/go)
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/switchboard-compare.XXXXXX)

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchboard/switchboard/bench/stub"
+	"github.com/switchboard/switchboard/tools/bench/stub"
 	"github.com/switchboard/switchboard/router/routertest"
 	"github.com/switchboard/switchboard/wamp"
 )

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchboard/switchboard/bench/client"
+	"github.com/switchboard/switchboard/tools/bench/client"
 	"github.com/switchboard/switchboard/wamp"
 )
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034,SC2154 # variables shared with the sourcing script
-# nodeconfig.sh is sourced by bench/cluster.sh and bench/scale.sh: their
+# nodeconfig.sh is sourced by tools/bench/cluster.sh and tools/bench/scale.sh: their
 # output directory and binaries, and the config file of a node, so that
 # both scripts run nodes alike.
 

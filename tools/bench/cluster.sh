@@ -4,7 +4,7 @@
 # loopback, against a single node (no cluster: section) under the same load.
 # See "Cluster" in docs/performance.md for what each part measures.
 #
-#   bench/cluster.sh [-only REGEX] [-n RUNS] [-sessions N] [-d DURATION]
+#   tools/bench/cluster.sh [-only REGEX] [-n RUNS] [-sessions N] [-d DURATION]
 #                    [-kills K] [-bin DIR] [-out DIR]
 #
 #   -only      parts to run (grep -E on: mem tput register kill);
@@ -63,9 +63,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/nodeconfig.sh
-. "$root/bench/nodeconfig.sh"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tools/bench/nodeconfig.sh
+. "$root/tools/bench/nodeconfig.sh"
 bench_setup cluster
 
 ulimit -n "$(ulimit -Hn)"
@@ -82,7 +82,7 @@ http() { echo "http://127.0.0.1:$(ws_port "$1")"; }
 
 declare -A pids=()
 
-# config NODE NODES writes OUT/nNODE.yaml (bench/nodeconfig.sh).
+# config NODE NODES writes OUT/nNODE.yaml (tools/bench/nodeconfig.sh).
 config() { node_config "$1" "$2" bench 14220 16220; }
 
 start_node() {

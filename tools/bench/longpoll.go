@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchboard/switchboard/bench/client"
+	"github.com/switchboard/switchboard/tools/bench/client"
 	"github.com/switchboard/switchboard/wamp"
 	"github.com/switchboard/switchboard/wamp/codec"
 )

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchboard/switchboard/bench/client"
+	"github.com/switchboard/switchboard/tools/bench/client"
 	"github.com/switchboard/switchboard/wamp"
 )
 
