@@ -142,25 +142,6 @@ metric() {
 	curl -s "$(http "$1")/metrics" | awk -v m="$2" '$1 == m { print $2; f = 1 } END { if (!f) print "absent" }'
 }
 
-# wait_idle: up to 30 s for the machine to be 80% idle (others' tests).
-idle_pct() {
-	local a b
-	read -r -a a < <(head -1 /proc/stat)
-	sleep 1
-	read -r -a b < <(head -1 /proc/stat)
-	local total=0 k
-	for k in 1 2 3 4 5 6 7 8; do total=$((total + b[k] - a[k])); done
-	echo $((total > 0 ? 100 * (b[4] - a[4] + b[5] - a[5]) / total : 100))
-}
-wait_idle() {
-	local idle
-	for _ in $(seq 30); do
-		idle=$(idle_pct)
-		[ "$idle" -ge 80 ] && return
-	done
-	log "machine still busy ($idle% idle); running anyway"
-}
-
 # tag LABEL ROUTER: copies the generator's JSON lines into results.jsonl.
 tag() {
 	jq -c --arg l "$1" --arg r "$2" '.label = $l | .router = $r' >>"$results"

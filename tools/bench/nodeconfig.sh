@@ -1,9 +1,30 @@
 # shellcheck shell=bash disable=SC2034,SC2154 # variables shared with the sourcing script
 # nodeconfig.sh is sourced by tools/bench/cluster.sh and tools/bench/scale.sh: their
-# output directory and binaries, and the config file of a node, so that
-# both scripts run nodes alike.
+# output directory and binaries, the wait for an idle machine, and the
+# config file of a node, so that both scripts run nodes alike.
 
 log() { echo "$bench_name.sh $(date -u +%H:%M:%S): $*" >&2; }
+
+# idle_pct: the machine's idle CPU percentage over one second.
+idle_pct() {
+	local a b
+	read -r -a a < <(head -1 /proc/stat)
+	sleep 1
+	read -r -a b < <(head -1 /proc/stat)
+	local total=0 k
+	for k in 1 2 3 4 5 6 7 8; do total=$((total + b[k] - a[k])); done
+	echo $((total > 0 ? 100 * (b[4] - a[4] + b[5] - a[5]) / total : 100))
+}
+
+# wait_idle: up to 30 s for the machine to be 80% idle (others' tests).
+wait_idle() {
+	local idle
+	for _ in $(seq 30); do
+		idle=$(idle_pct)
+		[ "$idle" -ge 80 ] && return
+	done
+	log "machine still busy ($idle% idle); running anyway"
+}
 
 # bench_setup NAME sets out (a new /tmp/switchboard-NAME.* unless given),
 # results, the name log prints, and bin, sb and gen (built into $out/bin unless bin is

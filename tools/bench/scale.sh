@@ -183,26 +183,6 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# idle_pct: the machine's idle CPU percentage over one second.
-idle_pct() {
-	local a b
-	read -r -a a < <(head -1 /proc/stat)
-	sleep 1
-	read -r -a b < <(head -1 /proc/stat)
-	local total=0 k
-	for k in 1 2 3 4 5 6 7 8; do total=$((total + b[k] - a[k])); done
-	echo $((total > 0 ? 100 * (b[4] - a[4] + b[5] - a[5]) / total : 100))
-}
-# wait_idle: up to 30 s for the machine to be 80% idle (others' tests).
-wait_idle() {
-	local idle
-	for _ in $(seq 30); do
-		idle=$(idle_pct)
-		[ "$idle" -ge 80 ] && return
-	done
-	log "machine still busy ($idle% idle); running anyway, see others"
-}
-
 # busy_ticks: the machine's non-idle clock ticks so far, and the softirq
 # ones among them.
 busy_ticks() { awk 'NR == 1 { print $2 + $3 + $4 + $7 + $8 + $9, $8 }' /proc/stat; }
