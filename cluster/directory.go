@@ -162,12 +162,25 @@ func (d *directory) admitOnce(ctx context.Context, key string, tmpl dirEntry, c 
 		live := slices.DeleteFunc(e.Callees, func(x dirCallee) bool { return d.n.confirmGone(x.Node, seen) })
 		next := tmpl
 		if len(live) > 0 {
+			var refusal error
 			switch {
 			case e.Invoke == dealer.InvokeSingle || tmpl.Invoke == dealer.InvokeSingle:
-				return dirRec{}, fmt.Errorf("%w: %w", errRefused, wamp.NewError(wamp.ErrProcedureAlreadyExists, "procedure "+tmpl.URI+" is already registered"))
+				refusal = wamp.NewError(wamp.ErrProcedureAlreadyExists, "procedure "+tmpl.URI+" is already registered")
 			case e.Invoke != tmpl.Invoke:
-				return dirRec{}, fmt.Errorf("%w: %w", errRefused, wamp.NewError(dealer.ErrDifferentInvocationPolicy,
-					"procedure "+tmpl.URI+" is registered with invocation policy "+e.Invoke+", not "+tmpl.Invoke))
+				refusal = wamp.NewError(dealer.ErrDifferentInvocationPolicy,
+					"procedure "+tmpl.URI+" is registered with invocation policy "+e.Invoke+", not "+tmpl.Invoke)
+			}
+			if refusal != nil {
+				// Refused only on an entry known current: rewritten as it
+				// was read, with its revision (a lagging replica may have
+				// served the read; see reconcileOnce).
+				cur, _ := json.Marshal(&e)
+				if _, err := kv.Update(ctx, key, cur, rev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+					continue
+				} else if err != nil {
+					return dirRec{}, unavailable("%v", err)
+				}
+				return dirRec{}, fmt.Errorf("%w: %w", errRefused, refusal)
 			}
 		}
 		next.Callees = append(live, c)
@@ -473,14 +486,15 @@ func (d *directory) reconcileOnce(ctx context.Context, kv jetstream.KeyValue, ke
 		}
 		next.Callees = append(next.Callees, dirCallee{Node: me, Session: uint64(sid), Info: info})
 	}
-	if len(revoke) > 0 {
-		d.revoke(key, &o, revoke)
-	}
-	if slices.Equal(calleeIDs(next.Callees), calleeIDs(e.Callees)) {
-		return true, nil
-	}
+	// A local callee is revoked only once the entry that makes it lose is
+	// known current: a read may be served by any replica (direct get),
+	// and one that lags (a node back from a freeze) can show a callee
+	// that is long gone. So the entry is written first, even unchanged,
+	// with the revision read: the write succeeds only if nothing came
+	// since, and the revocation follows it.
+	unchanged := slices.Equal(calleeIDs(next.Callees), calleeIDs(e.Callees))
 	switch {
-	case len(next.Callees) == 0 && rev == 0:
+	case unchanged && len(revoke) == 0, len(next.Callees) == 0 && rev == 0:
 		return true, nil
 	case len(next.Callees) == 0:
 		err = kv.Delete(ctx, key, jetstream.LastRevision(rev))
@@ -501,6 +515,9 @@ func (d *directory) reconcileOnce(ctx context.Context, kv jetstream.KeyValue, ke
 	}
 	switch {
 	case err == nil:
+		if len(revoke) > 0 {
+			d.revoke(key, &o, revoke)
+		}
 		return true, nil
 	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		return false, nil

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	bclient "github.com/switchboard/switchboard/tools/bench/client"
 	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
+	bclient "github.com/switchboard/switchboard/tools/bench/client"
 	"github.com/switchboard/switchboard/wamp"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchboard/switchboard/tools/bench"
 	"github.com/switchboard/switchboard/router/routertest"
+	"github.com/switchboard/switchboard/tools/bench"
 )
 
 // TestMain fails when a goroutine outlives the tests; os/signal's watcher,

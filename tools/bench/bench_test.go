@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchboard/switchboard/tools/bench/stub"
 	"github.com/switchboard/switchboard/router/routertest"
+	"github.com/switchboard/switchboard/tools/bench/stub"
 	"github.com/switchboard/switchboard/wamp"
 )
 
