@@ -99,6 +99,16 @@ type Session struct {
 	// reqIDs numbers the requests the router sends to this peer
 	// (INVOCATION, INTERRUPT): the session scope of the specification.
 	reqIDs wamp.IDGen
+	// invMu orders INVOCATIONs by request id (sendInvocation): invNext is
+	// the lowest id not yet queued, invHeld the INVOCATIONs of higher ids
+	// waiting for it. A client may drop an INVOCATION whose id is below
+	// one it has seen (nexus does; the specification numbers a session's
+	// requests 1, 2, 3, ...), and an id is drawn (NextRequestID) by one
+	// goroutine and sent by it after another may have drawn and sent the
+	// next. invMu comes before mu (docs/locks.md).
+	invMu   sync.Mutex
+	invNext wamp.ID
+	invHeld map[wamp.ID]heldInvocation
 
 	mu          sync.Mutex // leaf lock, guards the fields below
 	q           []entry
@@ -496,18 +506,73 @@ const maxPooled = 64 << 10
 func (s *Session) Send(m *wamp.Message) error {
 	bp := bufPool.Get().(*[]byte)
 	b, err := s.codec.Encode((*bp)[:0], m)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("encode %v: %w", m.Type, err)
+	case s.maxWrite > 0 && len(b) > s.maxWrite:
+		err = fmt.Errorf("%v of %d bytes: %w", m.Type, len(b), ErrTooLarge)
+	}
 	if err != nil {
 		*bp = b[:0]
 		bufPool.Put(bp)
-		return fmt.Errorf("encode %v: %w", m.Type, err)
-	}
-	if s.maxWrite > 0 && len(b) > s.maxWrite {
-		*bp = b[:0]
-		bufPool.Put(bp)
-		return fmt.Errorf("%v of %d bytes: %w", m.Type, len(b), ErrTooLarge)
+		if m.Type == wamp.INVOCATION {
+			return s.sendInvocation(m.Request, entry{}, err) // its id is given up
+		}
+		return err
 	}
 	*bp = b
+	if m.Type == wamp.INVOCATION {
+		return s.sendInvocation(m.Request, entry{b: b, bp: bp}, nil)
+	}
 	return s.enqueue(entry{b: b, bp: bp}, false, m.Type)
+}
+
+// heldInvocation is an INVOCATION queued once those of lower request ids
+// are; skip marks an id whose INVOCATION was never sent (it did not
+// encode), which only lets the next ones go.
+type heldInvocation struct {
+	e    entry
+	skip bool
+}
+
+// sendInvocation queues the INVOCATION of request id in id order. An id
+// below invNext is one already queued (a continuation of a progressive
+// invocation) or from before the counter wrapped: it goes at once.
+func (s *Session) sendInvocation(id wamp.ID, e entry, failed error) error {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	if s.invNext == 0 {
+		s.invNext = 1
+	}
+	switch {
+	case id < s.invNext:
+		if failed != nil {
+			return failed
+		}
+		return s.enqueue(e, false, wamp.INVOCATION)
+	case id > s.invNext:
+		if s.invHeld == nil {
+			s.invHeld = make(map[wamp.ID]heldInvocation)
+		}
+		s.invHeld[id] = heldInvocation{e: e, skip: failed != nil}
+		return failed
+	}
+	// id is the next: it goes, then the held ones it frees, in order.
+	err := failed
+	if failed == nil {
+		err = s.enqueue(e, false, wamp.INVOCATION)
+	}
+	for s.invNext++; ; s.invNext++ {
+		h, ok := s.invHeld[s.invNext]
+		if !ok {
+			break
+		}
+		delete(s.invHeld, s.invNext)
+		if !h.skip {
+			_ = s.enqueue(h.e, false, wamp.INVOCATION) // a failure closes the session
+		}
+	}
+	return err
 }
 
 // SendEvent queues an encoded EVENT that may be shared with other sessions

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -435,4 +436,61 @@ func TestAnnouncedFeatures(t *testing.T) {
 			t.Errorf("%s.%s: %v, want %v", c.role, c.feature, got, c.want)
 		}
 	}
+}
+
+// TestInvocationsInIDOrder: INVOCATIONs reach the peer in request id
+// order even when ids are drawn in one order and sent in another (two
+// callers racing to one callee; the cluster's relay), since a client may
+// drop an id below one it has seen. An id whose INVOCATION does not
+// encode lets the next ones go.
+func TestInvocationsInIDOrder(t *testing.T) {
+	gate := make(chan struct{})
+	c, s, done := startCapture(t, Config{}, gate)
+	writerHolding(t, s)
+	ids := make([]wamp.ID, 5)
+	for i := range ids {
+		ids[i] = s.NextRequestID()
+	}
+	inv := func(id wamp.ID) *wamp.Message {
+		return &wamp.Message{Type: wamp.INVOCATION, Request: id, ID: 7, Details: wamp.Dict{}}
+	}
+	// Drawn 1..5, sent 3, 5, 2, then 1 and 4, with 4 failing to encode.
+	for _, i := range []int{2, 4, 1} {
+		if err := s.Send(inv(ids[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := inv(ids[3])
+	bad.Args = wamp.List(func() {}) // no serializer takes a func
+	if err := s.Send(bad); err == nil {
+		t.Fatal("an INVOCATION that cannot be encoded was sent")
+	}
+	if err := s.Send(inv(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	// A continuation of the first (progressive invocation) reuses its id.
+	if err := s.Send(inv(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	gate <- struct{}{} // the held EVENT
+	if m := c.next(t); m.Type != wamp.EVENT {
+		t.Fatalf("got %v, want the EVENT queued first", m.Type)
+	}
+	close(gate)
+	var got []wamp.ID
+	for len(got) < 5 {
+		for _, f := range <-c.batches {
+			var m wamp.Message
+			if err := codec.For(wamp.JSON).Decode(f, &m); err != nil {
+				t.Fatalf("undecodable frame %q: %v", f, err)
+			}
+			got = append(got, m.Request)
+		}
+	}
+	want := []wamp.ID{ids[0], ids[1], ids[2], ids[4], ids[0]}
+	if !slices.Equal(got, want) {
+		t.Fatalf("INVOCATIONs written with ids %v, want %v", got, want)
+	}
+	c.Close(transport.CloseNormal, "")
+	wait(t, done, "Serve returning")
 }
