@@ -2105,15 +2105,32 @@ func faultGo(cl *client.Client, proc string, opts nexuswamp.Dict, bound time.Dur
 	return ch
 }
 
-// faultCall calls proc with args, bounded by faultCallBound.
+// faultCall calls proc with args, bounded by faultCallBound. The nexus
+// client's Call can block past its context when the router dies under it
+// (its hand-off of the CALL to the session is not bounded by ctx), as a
+// probe of a node killed mid-call did for 20 minutes: the wait here is
+// bounded whatever the client does, and a stuck call is left behind.
 func faultCall(cl *client.Client, proc string, args ...any) (nexuswamp.List, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), faultCallBound)
 	defer cancel()
-	res, err := cl.Call(ctx, proc, nil, nexuswamp.List(args), nil, nil)
-	if err != nil {
-		return nil, err
+	type outcome struct {
+		res *nexuswamp.Result
+		err error
 	}
-	return res.Arguments, nil
+	ch := make(chan outcome, 1)
+	go func() {
+		res, err := cl.Call(ctx, proc, nil, nexuswamp.List(args), nil, nil)
+		ch <- outcome{res, err}
+	}()
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return nil, o.err
+		}
+		return o.res.Arguments, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // faultCallString calls proc and returns its first argument as a string.
