@@ -126,10 +126,12 @@ func TestRealmCall(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 			defer cancel()
-			go func() { _, _ = callee.recvErr() }() // the INVOCATION, never answered
+			got := make(chan struct{})
+			go func() { _, _ = callee.recvErr(); close(got) }() // the INVOCATION, never answered
 			if _, _, err := r.Call(ctx, "com.example.auth", nil, nil); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("unanswered Call: %v, want the deadline", err)
 			}
+			<-got // the reader ends with the test, not after it (goleak)
 		})
 	}
 }
