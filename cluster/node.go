@@ -380,9 +380,10 @@ func (n *Node) startServer(e *config.EmbeddedNATS) (*server.Server, error) {
 		// (16 MiB) and the header around it.
 		MaxPayload: 16<<20 + 64<<10,
 		Cluster: server.ClusterOpts{
-			Name: n.cfg.Name,
-			Host: chost,
-			Port: cport,
+			Name:      n.cfg.Name,
+			Host:      chost,
+			Port:      cport,
+			Advertise: e.Advertise,
 			// A route whose peer went silent (a cut network) is dropped
 			// after about two failure timeouts rather than NATS's default
 			// of minutes, so that it is dialled again soon after the heal.

@@ -73,6 +73,11 @@ type EmbeddedNATS struct {
 	// Routes are the peers' cluster addresses (nats://host:port). A node
 	// needs a route to at least one peer; NATS gossips the rest.
 	Routes []string
+	// Advertise is the host:port the peers reach ClusterListen at, where
+	// that differs from ClusterListen (NAT, containers, a proxy): NATS
+	// gossips it to the peers that have no route of their own to this
+	// node. Zero value: ClusterListen's address.
+	Advertise string
 }
 
 // ExternalNATS is an existing NATS deployment.
@@ -95,7 +100,7 @@ type NATSTLS struct {
 
 var (
 	clusterKeys  = []string{"name", "node", "failure_timeout", "replicas", "data_dir", "storage", "embedded", "nats"}
-	embeddedKeys = []string{"listen", "cluster_listen", "routes"}
+	embeddedKeys = []string{"listen", "cluster_listen", "routes", "advertise"}
 	natsKeys     = []string{"urls", "credentials", "user", "password", "token", "tls"}
 	natsTLSKeys  = []string{"ca", "cert", "key"}
 )
@@ -129,6 +134,8 @@ func (d *decoder) cluster(me entry) *Cluster {
 					c.Embedded.ClusterListen, _ = d.str(ee.val, ee.path)
 				case "routes":
 					c.Embedded.Routes = d.strings(ee)
+				case "advertise":
+					c.Embedded.Advertise, _ = d.str(ee.val, ee.path)
 				default:
 					d.unknown(ee, e.path, embeddedKeys)
 				}
@@ -246,6 +253,7 @@ func (v *validator) cluster() {
 		e := c.Embedded
 		v.hostPort("cluster.embedded.listen", e.Listen)
 		v.hostPort("cluster.embedded.cluster_listen", e.ClusterListen)
+		v.hostPort("cluster.embedded.advertise", e.Advertise)
 		for i, r := range e.Routes {
 			v.natsURL(fmt.Sprintf("cluster.embedded.routes[%d]", i), r)
 		}

@@ -17,13 +17,15 @@ func TestClusterParse(t *testing.T) {
     listen: 127.0.0.1:4223
     cluster_listen: 127.0.0.1:6223
     routes: [nats://127.0.0.1:6224, nats://127.0.0.1:6225]
+    advertise: node1.example.com:16223
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl := c.Cluster
 	if cl == nil || cl.Name != "prod" || cl.Node != "n1" || cl.FailureTimeout != 2*time.Second ||
-		cl.Embedded == nil || cl.Embedded.Listen != "127.0.0.1:4223" || len(cl.Embedded.Routes) != 2 {
+		cl.Embedded == nil || cl.Embedded.Listen != "127.0.0.1:4223" || len(cl.Embedded.Routes) != 2 ||
+		cl.Embedded.Advertise != "node1.example.com:16223" {
 		t.Fatalf("cluster = %+v", cl)
 	}
 
@@ -72,6 +74,8 @@ func TestClusterErrors(t *testing.T) {
 			`config.yaml:2:20: cluster.failure_timeout: bad duration "soon": want a Go duration such as "30s" or "1m30s"`, ErrBadDuration},
 		{"bad listen", "cluster:\n  embedded:\n    listen: nowhere\n",
 			`config.yaml:3:13: cluster.embedded.listen: bad address "nowhere": want host:port`, ErrBadAddress},
+		{"bad advertise", "cluster:\n  embedded:\n    advertise: nats://a:1\n",
+			`config.yaml:3:16: cluster.embedded.advertise: bad address "nats://a:1": want host:port`, ErrBadAddress},
 		{"bad route", "cluster:\n  embedded:\n    routes: [\"http://a:1\"]\n",
 			`config.yaml:3:14: cluster.embedded.routes[0]: bad NATS URL "http://a:1": want nats://host:port or tls://host:port`, ErrBadAddress},
 		{"no urls", "cluster:\n  nats:\n    token: x\n",

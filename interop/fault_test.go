@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -548,7 +549,12 @@ type faultNode struct {
 // of each node.
 // via, when set, gives the address node i dials for its route to node
 // j, whose route port is addr (a proxy in between).
-func faultConfig(dir string, i int, ports [][3]string, via func(from, to int, addr string) string) string {
+// faultConfig is node i's config. With via, its routes go to via's
+// addresses, and it advertises deadEnd as its route address: NATS gossips
+// a node's advertised address to the peers, which would otherwise dial
+// its cluster_listen directly (an implicit route) and sometimes keep that
+// route rather than the one through via.
+func faultConfig(dir string, i int, ports [][3]string, via func(from, to int, addr string) string, deadEnd string) string {
 	var routes []string
 	for j := range ports {
 		if j != i {
@@ -558,6 +564,10 @@ func faultConfig(dir string, i int, ports [][3]string, via func(from, to int, ad
 			}
 			routes = append(routes, "nats://"+addr)
 		}
+	}
+	advertise := ""
+	if via != nil {
+		advertise = "\n    advertise: " + deadEnd
 	}
 	return fmt.Sprintf(`log:
   level: debug
@@ -576,9 +586,9 @@ cluster:
   embedded:
     listen: %s
     cluster_listen: %s
-    routes: [%s]
+    routes: [%s]%s
 `, ports[i][0], faultRealm, i+1, faultFailureTimeout, filepath.Join(dir, fmt.Sprintf("n%d-data", i+1)),
-		ports[i][1], ports[i][2], strings.Join(routes, ", "))
+		ports[i][1], ports[i][2], strings.Join(routes, ", "), advertise)
 }
 
 // startFaultCluster starts three nodes on free ports and waits until each
@@ -596,6 +606,10 @@ func startFaultClusterVia(t *testing.T, bin string, via func(from, to int, addr 
 	t.Helper()
 	began := time.Now()
 	c := &faultCluster{t: t, http: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	deadEnd := ""
+	if via != nil {
+		deadEnd = startDeadEnd(t)
+	}
 	for attempt := 1; ; attempt++ {
 		dir := t.TempDir()
 		ports := make([][3]string, 3)
@@ -606,7 +620,7 @@ func startFaultClusterVia(t *testing.T, bin string, via func(from, to int, addr 
 		for i := range 3 {
 			n := &faultNode{name: fmt.Sprintf("n%d", i+1), bin: bin, dir: dir, wsAddr: ports[i][0], out: new(syncBuffer)}
 			n.cfg = filepath.Join(dir, n.name+".yaml")
-			if err := os.WriteFile(n.cfg, []byte(faultConfig(dir, i, ports, via)), 0o600); err != nil {
+			if err := os.WriteFile(n.cfg, []byte(faultConfig(dir, i, ports, via, deadEnd)), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			n.start(t)
@@ -638,6 +652,27 @@ func startFaultClusterVia(t *testing.T, bin string, via func(from, to int, addr 
 		t.Logf("three nodes ready %v after their start (readyz waited %v)", time.Since(began).Round(time.Millisecond), took.Round(time.Millisecond))
 	}
 	return c
+}
+
+// startDeadEnd listens on a loopback port that closes every connection it
+// takes, until the test ends: a route address no NATS server answers at.
+func startDeadEnd(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // start runs the node's process; its cleanup (registered at the first
