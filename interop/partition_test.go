@@ -157,7 +157,7 @@ func TestPartition(t *testing.T) {
 	callCtx, cancelCall := context.WithTimeout(context.Background(), partCallCap+partRaceBound+partHealBound)
 	t.Cleanup(cancelCall)
 	go func() {
-		res, err := probes[0].Call(callCtx, partSlow, nil, nil, nil, nil)
+		res, err := nexusCall(callCtx, probes[0], partSlow, nil, nil)
 		ended <- outcome{res, err, time.Now()}
 	}()
 	select {
@@ -746,7 +746,7 @@ func slowCallee(invoked chan<- struct{}, release <-chan struct{}) client.Invocat
 func call(c *client.Client, proc string, args ...any) (nexuswamp.List, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opsBound)
 	defer cancel()
-	res, err := c.Call(ctx, proc, nil, nexuswamp.List(args), nil, nil)
+	res, err := nexusCall(ctx, c, proc, nil, args)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard/switchboard/dealer"
 	"github.com/switchboard/switchboard/session"
+	"github.com/switchboard/switchboard/transport"
 	"github.com/switchboard/switchboard/wamp"
 )
 
@@ -32,6 +33,7 @@ var (
 	descCallsEnded     = desc("calls_total", "Routed calls that ended, by outcome: completed, failed, canceled, timed_out.", "realm", "outcome")
 	descCallDuration   = desc("call_duration_seconds", "Time from INVOCATION to the end of a routed call, any outcome.", "realm")
 	descQueueDepth     = desc("outbound_queue_depth", "Messages a session's writer found queued when it took them for one write.")
+	descParked         = desc("connections_parked", "Connections whose reader gave its goroutine up while the peer sends nothing (docs/performance.md, \"Idle connections\").")
 	descAuthFailures   = desc("auth_failures_total", "Refused authentications by method (none: the client offered no method the realm takes).", "realm", "method")
 )
 
@@ -63,7 +65,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descSessionsOpen, descSessionsOpened, descSessionsClosed, descMsgsIn, descMsgsOut, descBytesIn, descBytesOut,
 		descPublished, descDelivered, descDropped, descSlowClosed, descCallsStarted, descCallsEnded, descCallDuration,
-		descQueueDepth, descAuthFailures,
+		descQueueDepth, descAuthFailures, descParked,
 	} {
 		ch <- d
 	}
@@ -86,6 +88,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	// Before m.mu: the bridges are read under the router's lock.
 	m.collectBridges(ch)
 	m.collectCluster(ch)
+	ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(transport.Parked()))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {

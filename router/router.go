@@ -352,12 +352,8 @@ func (r *Router) serveConn(c transport.Conn, allowed []string) {
 	r.sessions.Add(1)
 	r.conns[c] = false
 	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.conns, c)
-		r.mu.Unlock()
-		r.sessions.Done()
-	}()
+	// Serve may return before the session ends (its connection parked
+	// while idle): the bookkeeping is undone in joiner.Ended.
 	session.Serve(c, r.sessCfg, joiner{r: r, c: c, allowed: allowed})
 }
 
@@ -368,6 +364,13 @@ type joiner struct {
 	r       *Router
 	c       transport.Conn
 	allowed []string // authentication methods of the listener; nil: all
+}
+
+func (j joiner) Ended(*session.Session) {
+	j.r.mu.Lock()
+	delete(j.r.conns, j.c)
+	j.r.mu.Unlock()
+	j.r.sessions.Done()
 }
 
 func (j joiner) Join(s *session.Session, name wamp.URI, details wamp.Dict) (session.Handler, wamp.Dict, error) {

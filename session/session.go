@@ -51,6 +51,14 @@ type Handler interface {
 	Leave(s *Session)
 }
 
+// EndWatcher is a Joiner that wants to know when the session it admitted
+// (or refused) has ended: after the last Handle and Leave, with the
+// connection closed. Ended runs once, on the goroutine that ended the
+// session, which is not Serve's when the connection parked (Serve).
+type EndWatcher interface {
+	Ended(s *Session)
+}
+
 // JoinWatcher is a Handler that wants to know when WELCOME has been queued,
 // for what must not reach anyone before it (wamp.session.on_join, which a
 // watcher could answer with wamp.session.kill).
@@ -154,11 +162,20 @@ type Session struct {
 	// hctx ends with the handshake (HandshakeContext); set by the reader
 	// before Join.
 	hctx context.Context
+
+	// j admitted the session; h is the realm's handler, set once joined.
+	j Joiner
+	h Handler
 }
 
-// Serve runs a session on conn until it ends: it reads HELLO, joins through
-// j, then reads and dispatches messages. It returns after the writer has
-// stopped and conn is closed, so no goroutine of the session outlives it.
+// Serve runs a session on conn: it reads HELLO, joins through j, then
+// reads and dispatches messages. It returns when the session has ended,
+// after the writer has stopped and conn is closed, so that no goroutine
+// of the session outlives it; or, when conn is a transport.Parker, as
+// soon as the connection parks while idle: the transport then resumes the
+// session's reader on a new goroutine when input arrives, and that
+// goroutine ends the session (j's Ended, if j is an EndWatcher, tells
+// when).
 func Serve(conn Conn, cfg Config, j Joiner) {
 	cfg = cfg.withDefaults()
 	ser := conn.Serialization()
@@ -170,17 +187,40 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		cfg:      cfg,
 		log:      cfg.Logger.With("remote", addrString(conn.RemoteAddr()), "transport", conn.Transport(), "serializer", ser.String()),
 		stats:    cfg.Stats,
+		j:        j,
 	}
 	if sw, ok := conn.(transport.SharedWriter); ok && sw.SharesFrames() {
 		s.sw = sw
 	}
 	if s.codec == nil {
 		_ = conn.Close(transport.CloseProtocolError, "unsupported serializer")
+		s.ended()
 		return
 	}
-	h := s.handshake(j)
-	if h != nil {
-		peerGoodbye := s.readLoop(h)
+	s.h = s.handshake(j)
+	if s.h == nil {
+		s.end(false)
+		return
+	}
+	if p, ok := conn.(transport.Parker); ok {
+		p.EnablePark(s.readOn)
+	}
+	s.readOn()
+}
+
+// readOn reads and dispatches messages until the session ends, and ends
+// it; or until the connection parks (transport.ErrParked), leaving the
+// rest to the goroutine the transport resumes it on.
+func (s *Session) readOn() {
+	peerGoodbye, parked := s.readLoop(s.h)
+	if !parked {
+		s.end(peerGoodbye)
+	}
+}
+
+// end ends the session once its reader is done.
+func (s *Session) end(peerGoodbye bool) {
+	if h := s.h; h != nil {
 		// Leave before the GOODBYE reply: once the peer has it, the
 		// session is over, and its registrations must be gone for anyone
 		// who registers or calls next.
@@ -198,6 +238,13 @@ func Serve(conn Conn, cfg Config, j Joiner) {
 		// Closed: nothing more can be queued, so SendStats is final.
 		s.setCause(CloseConnectionLost)
 		s.stats.SessionClosed(s, s.cause)
+	}
+	s.ended()
+}
+
+func (s *Session) ended() {
+	if w, ok := s.j.(EndWatcher); ok {
+		w.Ended(s)
 	}
 }
 
@@ -318,20 +365,24 @@ var clientMessage = [256]bool{
 	wamp.UNREGISTER: true, wamp.YIELD: true, wamp.ERROR: true,
 }
 
-// readLoop dispatches messages until the session ends. It reports whether
-// the peer said GOODBYE first, so that Serve answers it.
-func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
+// readLoop dispatches messages until the session ends or its connection
+// parks. It reports whether the peer said GOODBYE first, so that end
+// answers it, and whether the connection parked.
+func (s *Session) readLoop(h Handler) (peerGoodbye, parked bool) {
 	var m wamp.Message
 	for {
 		frame, err := s.conn.Read()
 		if err != nil {
+			if err == transport.ErrParked {
+				return false, true
+			}
 			s.logReadError(err)
-			return false
+			return false, false
 		}
 		err = s.codec.Decode(frame, &m)
 		if err != nil && !errors.Is(err, codec.ErrNotPortable) {
 			s.abort(wamp.ErrProtocolViolation, err.Error())
-			return false
+			return false, false
 		}
 		s.countIn(&m, frame)
 		if err != nil && !s.refuseUnportable(&m, err) {
@@ -343,14 +394,14 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 			replied := s.goodbyeSent
 			s.mu.Unlock()
 			s.setCause(ClosePeerGoodbye)
-			return !replied
+			return !replied, false
 		case m.Type == wamp.ABORT:
 			s.setCause(ClosePeerAbort)
 			s.log.Info("peer aborted", "reason", m.URI)
-			return false
+			return false, false
 		case !clientMessage[m.Type]:
 			s.abort(wamp.ErrProtocolViolation, fmt.Sprintf("unexpected %v from a client", m.Type))
-			return false
+			return false, false
 		}
 		if err := h.Handle(s, &m); err != nil {
 			var we *wamp.Error
@@ -358,7 +409,7 @@ func (s *Session) readLoop(h Handler) (peerGoodbye bool) {
 				we = wamp.NewError(wamp.ErrProtocolViolation, err.Error())
 			}
 			s.abort(we.URI, we.Msg)
-			return false
+			return false, false
 		}
 	}
 }

@@ -185,6 +185,8 @@ type conn struct {
 	closing  atomic.Bool // Close or the peer's close has begun
 	closed   atomic.Bool // nc is closed
 
+	parkState
+
 	mu           sync.Mutex // guards the fields below
 	closeErr     error      // why the connection was cut, for Read
 	linger       *time.Timer
@@ -258,6 +260,8 @@ func (c *conn) close(code CloseCode, reason string, wait time.Duration) error {
 		return nil
 	}
 	c.stopPinger()
+	// A parked reader must be back to see the peer's answer.
+	c.unpark()
 	if c.acquireWrite(wait) {
 		return c.closeWriting(code, reason)
 	}
@@ -309,6 +313,8 @@ func (c *conn) closeNow() {
 	}
 	c.mu.Unlock()
 	c.stopPinger()
+	// Out of the epoll set before the descriptor can be reused.
+	c.unpark()
 	_ = c.nc.Close()
 }
 

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -31,6 +33,12 @@ type input struct {
 	into []byte
 	n    int
 	err  error
+	// noWait makes readFD give up at EAGAIN rather than park, setting
+	// wouldBlock (fillNow).
+	noWait, wouldBlock bool
+	// held is the outcome of a boundary wait that brought no bytes (the
+	// end, or an error), returned by the next fill.
+	held error
 }
 
 func (in *input) init(c *conn, pending []byte) {
@@ -105,8 +113,77 @@ func (in *input) fillBuffer() error {
 	return err
 }
 
+// empty reports whether nothing read from the peer waits to be consumed.
+func (in *input) empty() bool {
+	return in.r == in.w && len(in.pending) == 0 && in.held == nil
+}
+
+// fillWait fills the empty buffer as fillBuffer does, for a boundary
+// wait (conn.awaitBoundary): it reports whether the wait ended by the
+// read deadline with nothing read. The end or an error is held for the
+// next fill.
+func (in *input) fillWait() (timedOut bool) {
+	n, err := in.fillRaw(nil)
+	in.r, in.w = 0, n
+	if n > 0 {
+		in.gotInput()
+		return false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	in.held = err
+	return false
+}
+
+// fillNow is fillWait without the wait: it reports whether the socket had
+// nothing to read.
+func (in *input) fillNow() (wouldBlock bool) {
+	in.noWait = true
+	n, err := in.fillRaw(nil)
+	in.noWait = false
+	in.r, in.w = 0, n
+	if n > 0 {
+		in.gotInput()
+		return false
+	}
+	if in.wouldBlock {
+		return true
+	}
+	in.held = err
+	return false
+}
+
+// fillRaw reads once from the socket into p, or into a pooled buffer
+// when p is nil. n == 0 comes with an error; io.EOF at the end.
+func (in *input) fillRaw(p []byte) (int, error) {
+	in.into, in.n, in.err, in.wouldBlock = p, 0, nil, false
+	if rerr := in.raw.Read(in.read); rerr != nil {
+		in.err = rerr
+	}
+	n, err := in.n, in.err
+	in.into = nil
+	if n == 0 && err == nil && !in.wouldBlock {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// gotInput notes input from the peer for the keepalive.
+func (in *input) gotInput() {
+	in.c.activity.Store(true)
+	if in.c.pingSent.Load() {
+		in.c.answered()
+	}
+}
+
 // fill reads once into p, or into the buffer when p is nil.
 func (in *input) fill(p []byte) (int, error) {
+	if in.held != nil {
+		err := in.held
+		in.held = nil
+		return 0, err
+	}
 	var n int
 	var err error
 	if in.raw == nil {
@@ -115,18 +192,10 @@ func (in *input) fill(p []byte) (int, error) {
 		}
 		n, err = in.c.nc.Read(p)
 	} else {
-		in.into, in.n, in.err = p, 0, nil
-		if rerr := in.raw.Read(in.read); rerr != nil {
-			in.err = rerr
-		}
-		n, err = in.n, in.err
-		in.into = nil
+		n, err = in.fillRaw(p)
 	}
 	if n > 0 {
-		in.c.activity.Store(true)
-		if in.c.pingSent.Load() {
-			in.c.answered()
-		}
+		in.gotInput()
 		return n, nil
 	}
 	if err == nil {
@@ -151,6 +220,14 @@ func (in *input) readFD(fd uintptr) bool {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
+			if in.noWait {
+				in.wouldBlock = true
+				if in.into == nil && in.buf != nil {
+					putBuffer(in.buf)
+					in.buf = nil
+				}
+				return true
+			}
 			if in.buf != nil {
 				// Nothing to read (and nothing buffered, or we would
 				// not be reading): park without a buffer.

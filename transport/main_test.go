@@ -19,6 +19,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Sweeps often, so that the parking tests wait little.
+	parkQuiet = 20 * time.Millisecond
 	goleak.VerifyTestMain(m)
 }
 

@@ -55,20 +55,24 @@ func ServeRawSocket(ln net.Listener, cfg Config, serve func(Conn)) error {
 
 func serveRawSocket(nc net.Conn, cfg Config, limit *addrLimiter, serve func(Conn)) {
 	release, ok := limit.acquire(nc.RemoteAddr().String())
-	defer release()
 	if !ok {
+		release()
 		cfg.Logger.Info("transport: rawsocket over the connection limit", "remote", nc.RemoteAddr().String(), "limit", cfg.MaxConnsPerAddr)
 		refuseRawSocket(nc, cfg, rawErrMaxConns)
 		return
 	}
 	c, err := rawHandshake(nc, cfg)
 	if err != nil {
+		release()
 		cfg.Logger.Info("transport: rawsocket handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
 		_ = nc.Close()
 		return
 	}
-	defer c.finish()
-	serve(c)
+	c.tail = func() {
+		c.finish()
+		release()
+	}
+	c.run(func() { serve(c) })
 }
 
 // rawHandshake answers the client's 4-octet request. On error the caller

@@ -32,10 +32,24 @@ func (c *conn) readLocked() ([]byte, error) {
 	} else {
 		msg, err = c.readRaw()
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+		c.idle = false // a data message: a wait must be quiet again to park
+	case err != ErrParked:
 		c.rerr = err
 	}
 	return msg, err
+}
+
+// atBoundary is called where the next byte begins a frame outside any
+// message: it waits for input there when parking is on and nothing is
+// buffered, and reports whether the reader should park instead.
+func (c *conn) atBoundary() bool {
+	if c.resume == nil || !c.br.empty() || c.closing.Load() || !c.awaitBoundary() {
+		return false
+	}
+	c.wantPark = true
+	return true
 }
 
 // readWS reads frames until a whole data message is in rbuf.
@@ -48,6 +62,9 @@ func (c *conn) readWS() ([]byte, error) {
 	// a fragmented message fails at the fragment that breaks it.
 	text, checked := false, 0
 	for {
+		if !state.Fragmented() && c.atBoundary() {
+			return nil, ErrParked
+		}
 		h, err := ws.ReadHeaderBuffer(&c.br, c.hdr[:])
 		if err != nil {
 			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
@@ -167,6 +184,9 @@ func (c *conn) invalidUTF8(what string) error {
 // readRaw reads RawSocket frames until a message is in rbuf.
 func (c *conn) readRaw() ([]byte, error) {
 	for {
+		if c.atBoundary() {
+			return nil, ErrParked
+		}
 		c.rbuf = c.rbuf[:0]
 		h := c.hdr[:4]
 		if _, err := io.ReadFull(&c.br, h); err != nil {

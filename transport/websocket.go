@@ -137,11 +137,11 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// long as the handler runs. At thousands of idle sessions that would
 	// be most of their memory.
 	handedOff = true
-	go func() {
-		defer release()
-		defer c.finish()
-		h.serve(c)
-	}()
+	c.tail = func() {
+		c.finish()
+		release()
+	}
+	go c.run(func() { h.serve(c) })
 }
 
 // negotiate picks the first of our serializations that the client offers.

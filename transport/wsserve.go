@@ -178,13 +178,15 @@ func (w *WebSocket) handle(nc net.Conn, hl *handoff) {
 	}
 	c := newConn(nc, true, ser, cfg.MaxMessageSize, 0, *cfg, pending)
 	w.h.setDeflate(c, zp)
-	defer release()
-	defer c.finish()
+	c.tail = func() {
+		c.finish()
+		release()
+	}
 	// The head reader goes back to the pool now, not when the session ends.
 	br.Reset(nil)
 	headReaders.Put(br)
 	br = nil
-	w.h.serve(c)
+	c.run(func() { w.h.serve(c) })
 }
 
 // peekHead reads until br holds a whole request head (through the blank
