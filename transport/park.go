@@ -24,7 +24,7 @@ import (
 // count their waits at a boundary, and a sweep every parkQuiet interrupts
 // (with a read deadline in the past) those still in the wait it saw last
 // time. A busy connection pays two atomic operations per wait for this;
-// no system call.
+// no system call, no timer.
 //
 // A parked connection that wakes for a control frame only (a keepalive
 // pong) parks again as soon as it would wait, without a second quiet
@@ -75,11 +75,14 @@ const (
 	parkFreeEvery = 10 * time.Second
 )
 
-// Boundary wait states (conn.wait).
+// Boundary wait states, the low two bits of conn.wait; the bits above
+// number the waits, so that the sweep interrupts only the very wait it
+// saw the sweep before.
 const (
-	waitNone         int32 = iota // reading, or not at a boundary
-	waitBoundary                  // blocked for the first byte of a message
-	waitInterrupting              // the sweep set a past read deadline
+	waitNone         uint64 = iota // reading, or not at a boundary
+	waitBoundary                   // blocked for the first byte of a message
+	waitInterrupting               // the sweep set a past read deadline
+	waitStateMask    = 3
 )
 
 // parkState is the part of a conn that parking uses.
@@ -100,10 +103,17 @@ type parkState struct {
 	// parks again as soon as it would wait. Reader-owned.
 	idle bool
 
-	wait    atomic.Int32  // waitNone, waitBoundary, waitInterrupting
-	waits   atomic.Uint32 // boundary waits begun
-	swept   uint32        // waits at the previous sweep; sweep-owned
-	inSweep bool          // in the sweep's set; guarded by sweeper.mu
+	// wait is the number of boundary waits begun (<< 2) and the state of
+	// the last (waitNone, waitBoundary, waitInterrupting); waits is the
+	// reader's copy of that number.
+	wait  atomic.Uint64
+	waits uint64
+	// swept is wait as the previous sweep saw it; sweep-owned.
+	swept uint64
+	// noPark: the epoll set refused this socket once; it parks no more.
+	// Reader-owned.
+	noPark  bool
+	inSweep bool // in the sweep's set; guarded by sweeper.mu
 }
 
 // EnablePark makes the connection park while idle (see ErrParked).
@@ -135,6 +145,11 @@ func (c *conn) run(f func()) {
 		if poller.park(c) {
 			return
 		}
+		if !c.closing.Load() {
+			// The epoll set refused the socket (its watch limit, say):
+			// this connection keeps its goroutine.
+			c.noPark = true
+		}
 		// Closing, or no room in the epoll set: read on here.
 		c.idle = false
 		f = c.resume
@@ -162,17 +177,18 @@ func (c *conn) awaitBoundary() bool {
 		// there is nothing more.
 		return c.br.fillNow()
 	}
-	c.waits.Add(1)
-	c.wait.Store(waitBoundary)
+	c.waits++
+	n := c.waits << 2
+	c.wait.Store(n | waitBoundary)
 	timedOut := c.br.fillWait()
-	if c.wait.CompareAndSwap(waitBoundary, waitNone) {
+	if c.wait.CompareAndSwap(n|waitBoundary, n|waitNone) {
 		return false
 	}
 	// The sweep interrupted the wait: take its deadline away, whether or
 	// not input came first.
 	c.mu.Lock()
 	_ = c.nc.SetReadDeadline(time.Time{})
-	c.wait.Store(waitNone)
+	c.wait.Store(n | waitNone)
 	c.mu.Unlock()
 	if timedOut {
 		c.idle = true
@@ -181,10 +197,11 @@ func (c *conn) awaitBoundary() bool {
 	return false
 }
 
-// interrupt ends a boundary wait that the sweep found twice.
-func (c *conn) interrupt() {
+// interrupt ends the boundary wait w that the sweep found twice, if it
+// still lasts.
+func (c *conn) interrupt(w uint64) {
 	c.mu.Lock()
-	if !c.closing.Load() && c.wait.CompareAndSwap(waitBoundary, waitInterrupting) {
+	if !c.closing.Load() && c.wait.CompareAndSwap(w, w&^waitStateMask|waitInterrupting) {
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
 	c.mu.Unlock()
@@ -196,8 +213,8 @@ var sweeper = &sweepSet{conns: make(map[*conn]struct{})}
 type sweepSet struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
-	running bool    // a sweep is scheduled or under way
-	due     []*conn // reused by each sweep; sweep-owned
+	running bool      // a sweep is scheduled or under way
+	due     []dueWait // reused by each sweep; sweep-owned
 
 	// Sweep-owned: readers interrupted since the memory was last given
 	// back, and when that was.
@@ -225,17 +242,23 @@ func (s *sweepSet) remove(c *conn) {
 	s.mu.Unlock()
 }
 
+// dueWait is a boundary wait the sweep found twice.
+type dueWait struct {
+	c *conn
+	w uint64
+}
+
 // sweep runs every parkQuiet while some connection can park; the next
 // sweep is scheduled when this one is done, so two never overlap.
 func (s *sweepSet) sweep() {
 	s.mu.Lock()
 	due := s.due[:0]
 	for c := range s.conns {
-		n := c.waits.Load()
-		if c.wait.Load() == waitBoundary && n == c.swept {
-			due = append(due, c)
+		w := c.wait.Load()
+		if w&waitStateMask == waitBoundary && w == c.swept {
+			due = append(due, dueWait{c, w})
 		}
-		c.swept = n
+		c.swept = w
 	}
 	s.mu.Unlock()
 	// The readers interrupted by the last sweep have parked by now.
@@ -244,9 +267,9 @@ func (s *sweepSet) sweep() {
 		s.unfreed, s.freedAt = 0, time.Now()
 	}
 	s.unfreed += len(due)
-	for i, c := range due {
-		c.interrupt()
-		due[i] = nil
+	for i, d := range due {
+		d.c.interrupt(d.w)
+		due[i] = dueWait{}
 	}
 	s.due = due[:0]
 	// running stays set until here, so that add starts no second chain

@@ -54,15 +54,17 @@ func (p *epollSet) usable() bool {
 // reader must read on to see the close.
 func (p *epollSet) park(c *conn) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if c.closing.Load() {
+		p.mu.Unlock()
 		return false
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: c.fd}
 	if err := unix.EpollCtl(p.fd, unix.EPOLL_CTL_ADD, int(c.fd), &ev); err != nil {
-		slog.Warn("transport: cannot park an idle connection", "remote", c.RemoteAddr().String(), "error", err)
+		p.mu.Unlock()
+		slog.Warn("transport: cannot park an idle connection; it keeps its goroutine", "remote", c.RemoteAddr().String(), "error", err)
 		return false
 	}
+	defer p.mu.Unlock()
 	p.conns[c.fd] = c
 	if !p.running {
 		p.running = true

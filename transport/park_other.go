@@ -10,3 +10,4 @@ type noPoller struct{}
 func (noPoller) usable() bool    { return false }
 func (noPoller) park(*conn) bool { return false }
 func (noPoller) wake(*conn)      {}
+func (noPoller) count() int      { return 0 }

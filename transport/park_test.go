@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -235,4 +236,29 @@ func TestParkNotMidFrame(t *testing.T) {
 	p.waitParked(t, "after the message")
 	_ = cli.Close()
 	p.waitTail(t)
+}
+
+// The sweep interrupts only the wait it saw twice: a wait begun since
+// (the reader got a message and waits again) is left alone, so that a
+// reader does not park right after its last message.
+func TestInterruptOnlyTheWaitSeen(t *testing.T) {
+	srv, _ := tcpConns(t)
+	c := newConn(srv, false, wamp.JSON, 1<<20, 1<<20, Config{}.withDefaults(), nil)
+	defer c.closeNow()
+	seen := uint64(7)<<2 | waitBoundary
+	now := uint64(8)<<2 | waitBoundary
+	c.wait.Store(now)
+	c.interrupt(seen)
+	if got := c.wait.Load(); got != now {
+		t.Fatalf("a stale interrupt changed the wait word to %#x, want %#x", got, now)
+	}
+	c.interrupt(now)
+	if got := c.wait.Load(); got != uint64(8)<<2|waitInterrupting {
+		t.Fatalf("the wait word is %#x after its interrupt, want %#x", got, uint64(8)<<2|waitInterrupting)
+	}
+	// The interrupt set a past read deadline: a read fails at once.
+	buf := make([]byte, 1)
+	if _, err := srv.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read after the interrupt: %v, want a deadline error", err)
+	}
 }

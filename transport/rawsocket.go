@@ -24,8 +24,8 @@ const (
 // ServeRawSocket accepts WAMP-over-RawSocket connections on ln (TCP, Unix or
 // TLS from Listen) until ln is closed, and then returns nil. Each connection
 // gets a goroutine that does the handshake within cfg.HandshakeTimeout and
-// then runs serve; when serve returns the connection is closed, and serve
-// must not use it afterwards. ServeRawSocket does not wait for those
+// then runs serve; when serve returns the connection is closed (unless its
+// reader parked it: see doc.go), and serve must not use it afterwards. ServeRawSocket does not wait for those
 // goroutines, as http.Server.Serve does not wait for handlers.
 func ServeRawSocket(ln net.Listener, cfg Config, serve func(Conn)) error {
 	cfg = cfg.withDefaults()

@@ -45,7 +45,7 @@ func (c *conn) readLocked() ([]byte, error) {
 // message: it waits for input there when parking is on and nothing is
 // buffered, and reports whether the reader should park instead.
 func (c *conn) atBoundary() bool {
-	if c.resume == nil || !c.br.empty() || c.closing.Load() || !c.awaitBoundary() {
+	if c.resume == nil || c.noPark || !c.br.empty() || c.closing.Load() || !c.awaitBoundary() {
 		return false
 	}
 	c.wantPark = true

@@ -15,8 +15,9 @@ import (
 // offers none of cfg.Serializations as subprotocol with 400 naming those it
 // speaks. Otherwise it upgrades, with permessage-deflate when the client
 // offers it and cfg.Compression allows it (deflate.go), and calls serve in
-// the handler's goroutine. When serve returns the connection is closed;
-// serve must not use it afterwards.
+// the handler's goroutine. When serve returns the connection is closed
+// (unless its reader parked it: see doc.go); serve must not use it
+// afterwards.
 //
 // Compression does not cost a compression per subscriber: the endpoint's
 // connections share the compressed form of each shared EVENT frame

@@ -297,7 +297,7 @@ func runLPSessions(ctx context.Context, cfg *Config, lc *lpClient, r *LongPollRe
 	r.Params = fmt.Sprintf("%s sessions=%d parallel=%d", lc.mode(), n, cfg.Parallel)
 	r.Unit = "sessions/s"
 	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < uint64(n+lpSpareFDs) {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && uint64(rl.Cur) < uint64(n+lpSpareFDs) {
 		return fmt.Errorf("bench: longpoll: %d sessions hold %d connections, over the open file limit of %d", n, n, rl.Cur)
 	}
 	var (
