@@ -1,41 +1,21 @@
 package cluster_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/config"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
-
-// lockedBuffer is a log sink the NATS callbacks may write to from their
-// own goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestCleanStopIsNoLoss: a node that stops cleanly closes its NATS
 // connection on purpose; that is neither logged as a lost connection nor
 // counted as a disconnect.
 func TestCleanStopIsNoLoss(t *testing.T) {
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.Cluster{Name: "stop", Node: "n0", FailureTimeout: 3 * time.Second,
 		Embedded: &config.EmbeddedNATS{Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0"}}

@@ -4,7 +4,6 @@
 package interop_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,12 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TestMain fails the package if a goroutine outlives the tests: the router's
@@ -277,7 +277,7 @@ func startRouter(t *testing.T, root string) *router {
 // with SIGTERM. The router's output is logged if the test fails.
 func runRouter(t *testing.T, tmp string, args []string, wsAddr, rsAddr string, nexusd bool) *router {
 	t.Helper()
-	out := new(syncBuffer)
+	out := new(testutil.Buffer)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = tmp
 	cmd.Stdout = out
@@ -390,23 +390,4 @@ func runNode(t *testing.T, node, dir, file string, env ...string) {
 		t.Fatalf("node --test %s (%s): %v\n%s", file, strings.Join(env, " "), err, out)
 	}
 	t.Logf("node --test %s (%s):\n%s", file, strings.Join(env, " "), out)
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child's
-// stdout and stderr copiers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -20,7 +20,7 @@ import (
 // clusterNode is one switchboard process of the cluster test.
 type clusterNode struct {
 	proc
-	out   *syncBuffer
+	out   *testutil.Buffer
 	wsURL string
 }
 
@@ -158,7 +158,7 @@ func startExampleCluster(t *testing.T, root, tmp, bin string) ([]*clusterNode, s
 // exits during its start, it returns its output instead.
 func startClusterNode(t *testing.T, bin, cfg, dir, wsAddr string) (*clusterNode, string) {
 	t.Helper()
-	n := &clusterNode{out: new(syncBuffer), wsURL: "ws://" + wsAddr + "/ws"}
+	n := &clusterNode{out: new(testutil.Buffer), wsURL: "ws://" + wsAddr + "/ws"}
 	cmd := exec.Command(bin, "-c", cfg)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = n.out, n.out

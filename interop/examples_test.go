@@ -17,6 +17,7 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TestDjangoExample runs examples/django against the router binary with
@@ -119,7 +120,7 @@ func startDjango(t *testing.T, python, dir, bridgeURL, secret string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := new(syncBuffer)
+	stderr := new(testutil.Buffer)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start Django: %v", err)

@@ -539,7 +539,7 @@ type faultNode struct {
 	bin    string
 	dir    string
 	wsAddr string
-	out    *syncBuffer // every run's output
+	out    *testutil.Buffer // every run's output
 
 	proc
 	stopped atomic.Bool
@@ -618,7 +618,7 @@ func startFaultClusterVia(t *testing.T, bin string, via func(from, to int, addr 
 		}
 		c.nodes = nil
 		for i := range 3 {
-			n := &faultNode{name: fmt.Sprintf("n%d", i+1), bin: bin, dir: dir, wsAddr: ports[i][0], out: new(syncBuffer)}
+			n := &faultNode{name: fmt.Sprintf("n%d", i+1), bin: bin, dir: dir, wsAddr: ports[i][0], out: new(testutil.Buffer)}
 			n.cfg = filepath.Join(dir, n.name+".yaml")
 			if err := os.WriteFile(n.cfg, []byte(faultConfig(dir, i, ports, via, deadEnd)), 0o600); err != nil {
 				t.Fatal(err)

@@ -79,7 +79,7 @@ http {
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := new(syncBuffer)
+	out := new(testutil.Buffer)
 	cmd := exec.Command(nginx, "-p", prefix+"/", "-c", file, "-e", "stderr")
 	cmd.Stdout, cmd.Stderr = out, out
 	var p proc

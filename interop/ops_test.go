@@ -30,7 +30,7 @@ import (
 // node is a switchboard process started by a test.
 type node struct {
 	proc
-	out  *syncBuffer
+	out  *testutil.Buffer
 	ws   string
 	http string
 	rs   string
@@ -71,7 +71,7 @@ func startNode(t *testing.T, realms string) *node {
 		t.Skip("builds and runs the router binary")
 	}
 	tmp := t.TempDir()
-	n := &node{out: new(syncBuffer), file: filepath.Join(tmp, "switchboard.yaml")}
+	n := &node{out: new(testutil.Buffer), file: filepath.Join(tmp, "switchboard.yaml")}
 	wsAddr, rsAddr := freeAddr(t), freeAddr(t)
 	writeOpsConfig(t, n.file, wsAddr, rsAddr, realms)
 	n.bin = buildSwitchboard(t, moduleRoot(t), tmp)

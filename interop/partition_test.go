@@ -483,7 +483,7 @@ type partNode struct {
 	sock string // the RawSocket Unix socket the test's clients use
 	cfg  string
 	proc
-	out  *syncBuffer
+	out  *testutil.Buffer
 	http *http.Client
 }
 
@@ -555,7 +555,7 @@ func startPartNode(t *testing.T, topo *netTopo, bin, dir string, i int, jetstrea
 		name: fmt.Sprintf("n%d", i+1),
 		ns:   topo.nodes[i],
 		ip:   nodeIP(i),
-		out:  new(syncBuffer),
+		out:  new(testutil.Buffer),
 	}
 	n.sock = filepath.Join(dir, n.name+".sock")
 	n.cfg = filepath.Join(dir, n.name+".yaml")

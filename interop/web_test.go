@@ -16,6 +16,7 @@ import (
 
 	"github.com/gammazero/nexus/v3/client"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // ArtifactsDir, relative to the module root, receives what CI keeps of a
@@ -68,14 +69,14 @@ func startBackend(t *testing.T, python, root, wsURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := new(syncBuffer)
+	stderr := new(testutil.Buffer)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the Python backend: %v", err)
 	}
 	ready := make(chan struct{})
 	copied := make(chan struct{})
-	out := new(syncBuffer)
+	out := new(testutil.Buffer)
 	go func() {
 		defer close(copied)
 		sc := bufio.NewScanner(stdout)

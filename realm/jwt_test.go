@@ -1,10 +1,8 @@
 package realm_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/switchboard/switchboard/auth"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/realm"
 	"github.com/switchboard/switchboard/session"
 	"github.com/switchboard/switchboard/transport"
@@ -169,7 +168,7 @@ func TestJWTExpireSession(t *testing.T) {
 // another session keeps its own timer.
 func TestJWTExpiryStoppedOnLeave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs lockedBuffer
+		var logs testutil.Buffer
 		r := jwtRealm(t, true, slog.New(slog.NewTextHandler(&logs, nil)))
 		m, early := jwtJoin(t, r, jwtToken(t, "frontend", time.Now().Add(3*time.Second)))
 		if m.Type != wamp.WELCOME {
@@ -195,22 +194,4 @@ func TestJWTExpiryStoppedOnLeave(t *testing.T) {
 			t.Errorf("%d expiries logged, want 1 (the session still joined):\n%s", n, logs.String())
 		}
 	})
-}
-
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

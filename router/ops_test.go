@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -477,7 +476,7 @@ func TestReload(t *testing.T) {
 // TestReloadRestartNeeded: what a reload cannot apply is logged and left
 // as it runs; after Shutdown a reload is refused.
 func TestReloadRestartNeeded(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	cfg := parseConfig(t, reloadBefore)
 	r, err := router.New(cfg, router.Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	if err != nil {
@@ -503,15 +502,3 @@ func TestReloadRestartNeeded(t *testing.T) {
 		t.Error("Reload after Shutdown succeeded")
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }

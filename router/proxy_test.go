@@ -15,6 +15,7 @@ import (
 	"github.com/gammazero/nexus/v3/transport"
 	nexuswamp "github.com/gammazero/nexus/v3/wamp"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/router"
 	"github.com/switchboard/switchboard/router/routertest"
 )
@@ -95,29 +96,11 @@ func TestTrustedProxies(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // The session's log lines name the client a trusted proxy reports.
 func TestTrustedProxyLogs(t *testing.T) {
 	cfg := routertest.Config()
 	cfg.Transports[0].TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	logs := new(lockedBuffer)
+	logs := new(testutil.Buffer)
 	r, err := router.New(cfg, router.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
