@@ -34,7 +34,7 @@ type input struct {
 	n    int
 	err  error
 	// noWait makes readFD give up at EAGAIN rather than park, setting
-	// wouldBlock (fillNow).
+	// wouldBlock (fillIdle).
 	noWait, wouldBlock bool
 	// held is the outcome of a boundary wait that brought no bytes (the
 	// end, or an error), returned by the next fill.
@@ -118,28 +118,12 @@ func (in *input) empty() bool {
 	return in.r == in.w && len(in.pending) == 0 && in.held == nil
 }
 
-// fillWait fills the empty buffer as fillBuffer does, for a boundary
-// wait (conn.awaitBoundary): it reports whether the wait ended by the
-// read deadline with nothing read. The end or an error is held for the
-// next fill.
-func (in *input) fillWait() (timedOut bool) {
-	n, err := in.fillRaw(nil)
-	in.r, in.w = 0, n
-	if n > 0 {
-		in.gotInput()
-		return false
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	in.held = err
-	return false
-}
-
-// fillNow is fillWait without the wait: it reports whether the socket had
-// nothing to read.
-func (in *input) fillNow() (wouldBlock bool) {
-	in.noWait = true
+// fillIdle fills the empty buffer as fillBuffer does, for a boundary
+// wait (conn.awaitBoundary), and reports whether nothing came: the read
+// deadline ended the wait or, with noWait, the socket had nothing to
+// read at once. The end or an error is held for the next fill.
+func (in *input) fillIdle(noWait bool) (idle bool) {
+	in.noWait = noWait
 	n, err := in.fillRaw(nil)
 	in.noWait = false
 	in.r, in.w = 0, n
@@ -147,7 +131,7 @@ func (in *input) fillNow() (wouldBlock bool) {
 		in.gotInput()
 		return false
 	}
-	if in.wouldBlock {
+	if in.wouldBlock || errors.Is(err, os.ErrDeadlineExceeded) {
 		return true
 	}
 	in.held = err

@@ -112,8 +112,7 @@ type parkState struct {
 	swept uint64
 	// noPark: the epoll set refused this socket once; it parks no more.
 	// Reader-owned.
-	noPark  bool
-	inSweep bool // in the sweep's set; guarded by sweeper.mu
+	noPark bool
 }
 
 // EnablePark makes the connection park while idle (see ErrParked).
@@ -175,12 +174,12 @@ func (c *conn) awaitBoundary() bool {
 	if c.idle {
 		// Back from a park for a control frame: park again at once if
 		// there is nothing more.
-		return c.br.fillNow()
+		return c.br.fillIdle(true)
 	}
 	c.waits++
 	n := c.waits << 2
 	c.wait.Store(n | waitBoundary)
-	timedOut := c.br.fillWait()
+	timedOut := c.br.fillIdle(false)
 	if c.wait.CompareAndSwap(n|waitBoundary, n|waitNone) {
 		return false
 	}
@@ -225,7 +224,6 @@ type sweepSet struct {
 func (s *sweepSet) add(c *conn) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
-	c.inSweep = true
 	if !s.running {
 		s.running = true
 		time.AfterFunc(parkQuiet, s.sweep)
@@ -235,10 +233,7 @@ func (s *sweepSet) add(c *conn) {
 
 func (s *sweepSet) remove(c *conn) {
 	s.mu.Lock()
-	if c.inSweep {
-		delete(s.conns, c)
-		c.inSweep = false
-	}
+	delete(s.conns, c)
 	s.mu.Unlock()
 }
 
